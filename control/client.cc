@@ -1,0 +1,83 @@
+#include "control/client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ssw {
+
+control_client::~control_client() {
+    if (fd_ >= 0) close(fd_);
+}
+
+bool control_client::connect(const std::string &path, std::string &error, int timeout_ms) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        error = fmt::format("socket path too long: {}", path);
+        return false;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+        error = fmt::format("socket: {}", strerror(errno));
+        return false;
+    }
+    // The router may be starting: retry a refused or missing socket until the deadline.
+    for (int waited = 0;; waited += 50) {
+        if (::connect(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0) return true;
+        if ((errno != ECONNREFUSED && errno != ENOENT) || waited >= timeout_ms) break;
+        usleep(50 * 1000);
+    }
+    error = fmt::format("cannot connect to {}: {}", path, strerror(errno));
+    close(fd_);
+    fd_ = -1;
+    return false;
+}
+
+std::optional<nlohmann::ordered_json> control_client::call(const std::string &command,
+                                                           std::string &error, int timeout_ms) {
+    std::string line = command + "\n";
+    for (size_t off = 0; off < line.size();) {
+        ssize_t n = send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            error = fmt::format("send: {}", strerror(errno));
+            return std::nullopt;
+        }
+        off += size_t(n);
+    }
+    size_t nl;
+    while ((nl = buf_.find('\n')) == std::string::npos) {
+        pollfd p{fd_, POLLIN, 0};
+        int rc = poll(&p, 1, timeout_ms);
+        if (rc == 0) {
+            error = fmt::format("no reply within {} ms", timeout_ms);
+            return std::nullopt;
+        }
+        char tmp[65536];
+        ssize_t n = read(fd_, tmp, sizeof tmp);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            error = n == 0 ? "the router closed the connection" : fmt::format("read: {}", strerror(errno));
+            return std::nullopt;
+        }
+        buf_.append(tmp, size_t(n));
+    }
+    std::string reply = buf_.substr(0, nl);
+    buf_.erase(0, nl + 1);
+    try {
+        return nlohmann::ordered_json::parse(reply);
+    } catch (const nlohmann::json::exception &e) {
+        error = fmt::format("malformed reply: {}", e.what());
+        return std::nullopt;
+    }
+}
+
+}  // namespace ssw

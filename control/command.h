@@ -1,0 +1,72 @@
+// The command language: one command per line, the same for the startup file, the control
+// socket and sswctl. parse_command checks syntax only; whether a command can be applied to
+// the router's current state is the executor's business (executor.h).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "dataplane/net_types.h"
+
+namespace ssw {
+
+struct cmd_address {
+    bool add = true;
+    ip4_addr addr;
+    uint8_t len = 0;
+    uint16_t port = 0;
+};
+
+struct cmd_route {
+    enum class op { add, replace, del };
+    enum class target { via, port, blackhole };
+    op action = op::add;
+    ip4_prefix prefix;
+    target kind = target::via;
+    ip4_addr gateway;
+    uint16_t port = 0;
+};
+
+struct cmd_neigh {
+    bool add = true;
+    ip4_addr ip;
+    mac_addr mac;
+    uint16_t port = 0;
+};
+
+struct cmd_port_mtu {
+    uint16_t port = 0;
+    uint16_t mtu = 0;
+};
+
+struct cmd_show {
+    enum class what { ports, addresses, routes, neigh, stats };
+    what item = what::ports;
+};
+
+struct cmd_stats_reset {};
+struct cmd_help {};
+
+using command =
+    std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port_mtu, cmd_show, cmd_stats_reset, cmd_help>;
+
+struct parse_result {
+    std::optional<command> cmd;
+    std::string error;  // set when cmd is empty
+};
+
+parse_result parse_command(std::string_view line);
+
+// True for lines a command file may contain that are not commands: blank, or '#' comments.
+bool is_blank_or_comment(std::string_view line);
+
+// The one-line summary of every command, for `help` and --help.
+const std::vector<std::string> &command_summary();
+
+// Splits on blanks (spaces, tabs).
+std::vector<std::string_view> split_words(std::string_view line);
+
+}  // namespace ssw

@@ -1,0 +1,189 @@
+#include "control/control_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "control/executor.h"
+#include "dataplane/router.h"
+#include "dataplane/slow_path.h"
+
+namespace ssw {
+
+namespace {
+
+bool make_address(const std::string &path, sockaddr_un &addr, std::string &error) {
+    std::memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path) {
+        error = fmt::format("socket path '{}' is empty or longer than {} bytes", path,
+                            sizeof addr.sun_path - 1);
+        return false;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    return true;
+}
+
+}  // namespace
+
+control_server::~control_server() {
+    for (auto &c : clients_) close(c.fd);
+    if (listen_fd_ >= 0) {
+        close(listen_fd_);
+        unlink(path_.c_str());
+    }
+}
+
+bool control_server::open(const std::string &path, const control_limits &limits, std::string &error) {
+    sockaddr_un addr;
+    if (!make_address(path, addr, error)) return false;
+    limits_ = limits;
+
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            error = fmt::format("{} exists and is not a socket", path);
+            return false;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool alive = probe >= 0 && connect(probe, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+        if (probe >= 0) close(probe);
+        if (alive) {
+            error = fmt::format("{} is in use by another running router", path);
+            return false;
+        }
+        unlink(path.c_str());  // left behind by a router that died
+    }
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) {
+        error = fmt::format("socket: {}", strerror(errno));
+        return false;
+    }
+    // Owner and group only (0660), from the moment the file exists.
+    mode_t old = umask(0117);
+    int rc = bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+    umask(old);
+    if (rc != 0 || listen(listen_fd_, 16) != 0) {
+        error = fmt::format("cannot listen on {}: {}", path, strerror(errno));
+        close(listen_fd_);
+        listen_fd_ = -1;
+        return false;
+    }
+    path_ = path;
+    return true;
+}
+
+void control_server::queue_reply(client &c, const std::string &line) {
+    c.out += line;
+    c.out += '\n';
+}
+
+void control_server::accept_clients() {
+    for (;;) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        client c;
+        c.fd = fd;
+        if (clients_.size() >= limits_.max_clients) {
+            queue_reply(c, reply::failure(fmt::format("too many clients (at most {})",
+                                                      limits_.max_clients)).to_json().dump());
+            c.closing = true;
+        }
+        clients_.push_back(std::move(c));
+    }
+}
+
+void control_server::read_client(client &c, executor &ex) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(c.fd, buf, sizeof buf);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            // Hung up. A partial command without its newline is discarded, never executed.
+            c.in.clear();
+            c.closing = true;
+            return;
+        }
+        if (n < 0) break;
+        c.in.append(buf, size_t(n));
+        size_t start = 0, nl;
+        while ((nl = c.in.find('\n', start)) != std::string::npos) {
+            std::string_view line(c.in.data() + start, nl - start);
+            if (line.size() > limits_.max_line)
+                queue_reply(c, reply::failure(fmt::format("command longer than {} bytes",
+                                                          limits_.max_line)).to_json().dump());
+            else
+                queue_reply(c, ex.execute_line(line).to_json().dump());
+            start = nl + 1;
+        }
+        c.in.erase(0, start);
+        if (c.in.size() > limits_.max_line) {
+            queue_reply(c, reply::failure(fmt::format("command longer than {} bytes",
+                                                      limits_.max_line)).to_json().dump());
+            c.in.clear();
+            c.closing = true;
+            return;
+        }
+    }
+}
+
+void control_server::write_client(client &c) {
+    while (!c.out.empty()) {
+        ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            c.out.clear();
+            c.closing = true;
+            return;
+        }
+        c.out.erase(0, size_t(n));
+    }
+}
+
+void control_server::run(router &r, executor &ex) {
+    slow_path &slow = r.slow();
+    std::vector<pollfd> fds;
+    while (!r.stopping()) {
+        fds.clear();
+        fds.push_back({listen_fd_, POLLIN, 0});
+        fds.push_back({slow.wake_fd(), POLLIN, 0});
+        for (auto &c : clients_)
+            fds.push_back({c.fd, short(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+
+        // Block only when no punt is waiting; wake for the next timer, and at least every
+        // 100 ms to notice a stop request.
+        int timeout = slow.prepare_to_wait() ? slow.timeout_ms(100) : 0;
+        poll(fds.data(), fds.size(), timeout);
+        slow.done_waiting();
+
+        while (slow.poll() > 0) {
+        }
+        slow.tick();
+        r.rcu().reclaim();
+
+        if (fds[0].revents & POLLIN) accept_clients();
+        for (size_t i = 0; i < clients_.size(); ++i) {
+            client &c = clients_[i];
+            short rev = i + 2 < fds.size() && fds[i + 2].fd == c.fd ? fds[i + 2].revents : 0;
+            if (!c.closing && (rev & (POLLIN | POLLHUP | POLLERR))) read_client(c, ex);
+            write_client(c);
+        }
+        for (size_t i = 0; i < clients_.size();) {
+            if (clients_[i].closing && clients_[i].out.empty()) {
+                close(clients_[i].fd);
+                clients_.erase(clients_.begin() + long(i));
+            } else {
+                ++i;
+            }
+        }
+    }
+}
+
+}  // namespace ssw

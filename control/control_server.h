@@ -1,0 +1,47 @@
+// The control socket and the control thread's loop. A Unix stream socket; each line a client
+// sends is one command, answered by one line of JSON ({"ok":true,"data":...} or
+// {"ok":false,"error":"..."}). The same loop runs the slow path, so it never blocks on a
+// client: sockets are non-blocking and replies are buffered.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ssw {
+
+class router;
+class executor;
+
+struct control_limits {
+    size_t max_line = 64 * 1024;  // bytes in one command
+    size_t max_clients = 64;
+};
+
+class control_server {
+public:
+    ~control_server();
+    // Binds and listens on `path`. Refuses when another process answers on it; removes a
+    // stale socket file left by a process that died.
+    bool open(const std::string &path, const control_limits &limits, std::string &error);
+    // Serves clients and runs the slow path until the router stops.
+    void run(router &r, executor &ex);
+
+private:
+    struct client {
+        int fd = -1;
+        std::string in;
+        std::string out;
+        bool closing = false;  // close once `out` is written
+    };
+    void accept_clients();
+    void read_client(client &c, executor &ex);
+    void write_client(client &c);
+    void queue_reply(client &c, const std::string &line);
+
+    int listen_fd_ = -1;
+    std::string path_;
+    control_limits limits_;
+    std::vector<client> clients_;
+};
+
+}  // namespace ssw

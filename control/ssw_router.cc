@@ -1,0 +1,238 @@
+// ssw-router: the forwarding engine. `ssw-router [EAL options] -- [options]`.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_version.h>
+
+#include "control/command.h"
+#include "control/command_file.h"
+#include "control/control_server.h"
+#include "control/executor.h"
+#include "dataplane/router.h"
+
+namespace po = boost::program_options;
+using namespace ssw;
+
+namespace {
+
+constexpr const char *kDefaultSocket = "/run/ssw/ssw-router.sock";
+
+struct options {
+    std::string config;
+    std::string socket = kDefaultSocket;
+    router_config router;
+    control_limits limits;
+};
+
+po::options_description describe(options &o) {
+    po::options_description d("Options (after --)");
+    auto &rc = o.router;
+    // clang-format off
+    d.add_options()
+        ("help,h", "print this help and exit")
+        ("version,V", "print the version and exit")
+        ("config,c", po::value(&o.config)->value_name("FILE"),
+            "commands to apply at start, one per line (as sent by sswctl); a line that is "
+            "refused stops the start, naming the line")
+        ("socket,s", po::value(&o.socket)->value_name("PATH")->default_value(kDefaultSocket),
+            "control socket")
+        ("burst", po::value(&rc.burst)->value_name("N")->default_value(rc.burst),
+            "rx burst size (1..64)")
+        ("idle-polls", po::value(&rc.idle_polls)->value_name("N")->default_value(rc.idle_polls),
+            "empty polls before an idle worker starts to sleep")
+        ("idle-sleep-us", po::value(&rc.idle_sleep_us)->value_name("US")->default_value(rc.idle_sleep_us),
+            "longest sleep of an idle worker, in microseconds (back-off from 10 us); "
+            "0 busy-polls always")
+        ("mbufs", po::value(&rc.mbufs)->value_name("N")->default_value(rc.mbufs),
+            "packet buffers in the pool")
+        ("max-routes", po::value(&rc.max_routes)->value_name("N")->default_value(rc.max_routes),
+            "route table capacity")
+        ("tbl8-groups", po::value(&rc.tbl8_groups)->value_name("N")->default_value(rc.tbl8_groups),
+            "rte_lpm tbl8 groups (one per /24 holding longer prefixes)")
+        ("max-neighbors", po::value(&rc.neighbor.max_entries)->value_name("N")->default_value(rc.neighbor.max_entries),
+            "neighbor table capacity")
+        ("arp-reachable-ms", po::value(&rc.neighbor.reachable_ms)->value_name("MS")->default_value(rc.neighbor.reachable_ms),
+            "time a neighbor stays reachable before it is probed")
+        ("arp-retrans-ms", po::value(&rc.neighbor.retrans_ms)->value_name("MS")->default_value(rc.neighbor.retrans_ms),
+            "interval between ARP requests while resolving or probing")
+        ("arp-hold", po::value(&rc.neighbor.hold_max)->value_name("N")->default_value(rc.neighbor.hold_max),
+            "packets held per unresolved next hop")
+        ("icmp-rate", po::value(&rc.icmp_rate)->value_name("N")->default_value(rc.icmp_rate),
+            "ICMP errors per second (shared by the workers; the slow path has its own)")
+        ("max-clients", po::value(&o.limits.max_clients)->value_name("N")->default_value(o.limits.max_clients),
+            "control socket clients at once")
+        ("max-command-bytes", po::value(&o.limits.max_line)->value_name("N")->default_value(o.limits.max_line),
+            "longest command line accepted");
+    // clang-format on
+    return d;
+}
+
+void print_help(const po::options_description &d) {
+    std::cout << "Usage: ssw-router [EAL options] -- [options]\n\n"
+                 "A DPDK IPv4 router: every EAL lcore runs a forwarding worker; a control thread\n"
+                 "serves the control socket (see sswctl) and the slow path (ARP, ICMP).\n"
+                 "Ports are the DPDK ports the EAL options create, numbered from 0, e.g.\n"
+                 "  ssw-router -l 1 --no-pci --file-prefix r1 \\\n"
+                 "    --vdev net_af_packet0,iface=veth0 --vdev net_af_packet1,iface=veth1 \\\n"
+                 "    -- --config r1.conf --socket /run/ssw/r1.sock\n\n"
+              << d << "\nCommands (config file and control socket):\n";
+    for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
+}
+
+std::atomic<router *> running_router{nullptr};
+
+void on_signal(int) {
+    if (router *r = running_router.load()) r->request_stop();
+}
+
+struct control_thread_args {
+    control_server *server;
+    router *r;
+    executor *ex;
+};
+
+void *control_main(void *arg) {
+    auto *a = static_cast<control_thread_args *>(arg);
+    a->server->run(*a->r, *a->ex);
+    return nullptr;
+}
+
+// Ensures the socket's directory exists (e.g. /run/ssw).
+void make_parent_dir(const std::string &path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return;
+    mkdir(path.substr(0, slash).c_str(), 0755);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    // Our options follow "--"; everything before belongs to the EAL.
+    int sep = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--") {
+            sep = i;
+            break;
+        }
+    }
+    options opt;
+    po::options_description desc = describe(opt);
+    po::variables_map vm;
+    std::vector<std::string> app_args(argv + std::min(sep + 1, argc), argv + argc);
+    // `ssw-router --help` without "--" works too.
+    for (int i = 1; i < sep; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--help" || a == "-h" || a == "--version" || a == "-V") app_args.emplace_back(a);
+    }
+    try {
+        po::store(po::command_line_parser(app_args).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        std::cerr << "ssw-router: " << e.what() << " (see ssw-router --help)\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        print_help(desc);
+        return 0;
+    }
+    if (vm.count("version")) {
+        std::cout << "ssw-router " << SSW_VERSION << " (" << rte_version() << ")\n";
+        return 0;
+    }
+    if (opt.router.burst == 0 || opt.router.burst > kMaxBurst) {
+        std::cerr << fmt::format("ssw-router: --burst must be 1..{}\n", kMaxBurst);
+        return 2;
+    }
+
+    // Read and check the startup file before touching any device.
+    std::vector<command_line> startup;
+    if (!opt.config.empty()) {
+        std::string error;
+        if (!read_command_file(opt.config, startup, error)) {
+            std::cerr << "ssw-router: " << error << "\n";
+            return 2;
+        }
+        for (const auto &cl : startup) {
+            parse_result p = parse_command(cl.text);
+            if (!p.cmd) {
+                std::cerr << fmt::format("ssw-router: {}: {}\n", cl.where(), p.error);
+                return 2;
+            }
+        }
+    }
+
+    std::vector<char *> eal_argv(argv, argv + sep);
+    int rc = rte_eal_init(int(eal_argv.size()), eal_argv.data());
+    if (rc < 0) {
+        std::cerr << fmt::format("ssw-router: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
+        return 1;
+    }
+
+    int status = 0;
+    {
+        router r;
+        std::string error;
+        if (!r.init(opt.router, error)) {
+            std::cerr << "ssw-router: " << error << "\n";
+            rte_eal_cleanup();
+            return 1;
+        }
+        executor ex(r);
+        for (const auto &cl : startup) {
+            reply rep = ex.execute_line(cl.text);
+            if (!rep.ok) {
+                std::cerr << fmt::format("ssw-router: {}: {}\n", cl.where(), rep.error);
+                r.close_ports();
+                status = 2;
+                break;
+            }
+        }
+        control_server server;
+        if (status == 0) {
+            make_parent_dir(opt.socket);
+            if (!server.open(opt.socket, opt.limits, error)) {
+                std::cerr << "ssw-router: " << error << "\n";
+                r.close_ports();
+                status = 1;
+            }
+        }
+        if (status == 0) {
+            running_router = &r;
+            struct sigaction sa {};
+            sa.sa_handler = on_signal;
+            sigaction(SIGINT, &sa, nullptr);
+            sigaction(SIGTERM, &sa, nullptr);
+
+            std::cout << fmt::format("ssw-router: {} ports, {} workers, control socket {}\n",
+                                     r.port_count(), r.worker_count(), opt.socket)
+                      << std::flush;
+            r.launch_workers();
+            pthread_t ctl;
+            control_thread_args args{&server, &r, &ex};
+            rc = rte_ctrl_thread_create(&ctl, "ssw-control", nullptr, control_main, &args);
+            if (rc != 0) {
+                std::cerr << "ssw-router: cannot start the control thread\n";
+                r.request_stop();
+            }
+            r.run_main_worker();
+            r.wait_workers();
+            if (rc == 0) pthread_join(ctl, nullptr);
+            running_router = nullptr;
+            r.close_ports();
+        }
+    }
+    rte_eal_cleanup();
+    return status;
+}

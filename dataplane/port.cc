@@ -1,0 +1,86 @@
+#include "dataplane/port.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+
+namespace ssw {
+
+bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runtime &rt,
+                std::string &error) {
+    rte_eth_dev_info dev{};
+    int rc = rte_eth_dev_info_get(id, &dev);
+    if (rc != 0) {
+        error = fmt::format("port {}: cannot read device info: {}", id, rte_strerror(-rc));
+        return false;
+    }
+    char name[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(id, name);
+    info.id = id;
+    info.name = name;
+    info.driver = dev.driver_name ? dev.driver_name : "";
+
+    if (dev.max_tx_queues < setup.workers) {
+        error = fmt::format(
+            "port {} ({}): {} workers need {} tx queues, the device has {}{}", id, info.name,
+            setup.workers, setup.workers, dev.max_tx_queues,
+            info.driver == "net_af_packet" ? " (give the vdev qpairs=N)" : "");
+        return false;
+    }
+    // af_packet fans a socket's traffic out over all its queue pairs: every rx queue it has
+    // must be polled, or the flows hashed to an unpolled one are lost.
+    uint16_t rxq = info.driver == "net_af_packet"
+                       ? dev.max_rx_queues
+                       : std::max<uint16_t>(1, std::min<uint16_t>(dev.max_rx_queues, setup.workers));
+    uint16_t txq = setup.workers;
+
+    rte_eth_conf conf{};
+    if (rxq > 1 && dev.flow_type_rss_offloads) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) & dev.flow_type_rss_offloads;
+    }
+    rc = rte_eth_dev_configure(id, rxq, txq, &conf);
+    if (rc != 0) {
+        error = fmt::format("port {} ({}): configure failed: {}", id, info.name, rte_strerror(-rc));
+        return false;
+    }
+    uint16_t nb_rxd = setup.rx_desc, nb_txd = setup.tx_desc;
+    rte_eth_dev_adjust_nb_rx_tx_desc(id, &nb_rxd, &nb_txd);
+    int socket = rte_eth_dev_socket_id(id);
+    if (socket < 0) socket = SOCKET_ID_ANY;
+    for (uint16_t q = 0; q < rxq; ++q) {
+        rc = rte_eth_rx_queue_setup(id, q, nb_rxd, socket, nullptr, setup.pool);
+        if (rc != 0) {
+            error = fmt::format("port {} ({}): rx queue {}: {}", id, info.name, q, rte_strerror(-rc));
+            return false;
+        }
+    }
+    for (uint16_t q = 0; q < txq; ++q) {
+        rc = rte_eth_tx_queue_setup(id, q, nb_txd, socket, nullptr);
+        if (rc != 0) {
+            error = fmt::format("port {} ({}): tx queue {}: {}", id, info.name, q, rte_strerror(-rc));
+            return false;
+        }
+    }
+    rc = rte_eth_dev_start(id);
+    if (rc != 0) {
+        error = fmt::format("port {} ({}): start failed: {}", id, info.name, rte_strerror(-rc));
+        return false;
+    }
+    rte_ether_addr mac;
+    rte_eth_macaddr_get(id, &mac);
+    std::memcpy(rt.mac.b.data(), mac.addr_bytes, 6);
+    rt.mac_raw = rt.mac.raw48();
+    uint16_t mtu = 1500;
+    if (rte_eth_dev_get_mtu(id, &mtu) != 0 || mtu == 0) mtu = 1500;
+    rt.mtu.store(mtu, std::memory_order_relaxed);
+    rt.active = true;
+    info.rx_queues = rxq;
+    info.tx_queues = txq;
+    return true;
+}
+
+}  // namespace ssw

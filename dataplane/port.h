@@ -1,0 +1,43 @@
+// DPDK ports: set-up, and the per-port settings workers read while they run.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <rte_mempool.h>
+
+#include "dataplane/net_types.h"
+
+namespace ssw {
+
+// What workers read per packet. `mac` is fixed once the port starts; `mtu` changes with
+// `port N mtu X` and is read with relaxed loads.
+struct alignas(64) port_runtime {
+    mac_addr mac;
+    uint64_t mac_raw = 0;  // mac.raw48(), compared with a masked 8-byte load of the frame
+    std::atomic<uint16_t> mtu{1500};
+    bool active = false;
+};
+
+struct port_info {
+    uint16_t id = 0;
+    std::string name;    // device name, e.g. net_af_packet0
+    std::string driver;  // e.g. net_af_packet
+    uint16_t rx_queues = 0;
+    uint16_t tx_queues = 0;
+};
+
+struct port_setup {
+    uint16_t workers = 1;
+    uint16_t rx_desc = 1024;
+    uint16_t tx_desc = 1024;
+    rte_mempool *pool = nullptr;
+};
+
+// Configures and starts port `id` with one tx queue per worker and as many rx queues as the
+// device and the workers allow. Fills info and rt. Returns false with a message on error.
+bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runtime &rt,
+                std::string &error);
+
+}  // namespace ssw

@@ -1,0 +1,149 @@
+#include "dataplane/router.h"
+
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "dataplane/memory.h"
+#include "dataplane/punt.h"
+#include "dataplane/slow_path.h"
+#include "dataplane/worker.h"
+
+namespace ssw {
+
+namespace {
+int worker_entry(void *arg) { return static_cast<worker *>(arg)->run(); }
+}  // namespace
+
+router::router() = default;
+
+router::~router() {
+    workers_.clear();
+    neigh_cache_.reset();  // frees held mbufs
+    slow_.reset();
+    if (punt_ring_) {
+        void *m;
+        while (rte_ring_dequeue(punt_ring_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+        rte_ring_free(punt_ring_);
+    }
+    if (inject_ring_) {
+        void *m;
+        while (rte_ring_dequeue(inject_ring_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+        rte_ring_free(inject_ring_);
+    }
+}
+
+bool router::init(const router_config &cfg, std::string &error) {
+    cfg_ = cfg;
+    if (cfg_.burst == 0 || cfg_.burst > kMaxBurst) {
+        error = fmt::format("burst must be 1..{}", kMaxBurst);
+        return false;
+    }
+    use_dpdk_table_memory(rte_eal_has_hugepages() != 0);
+    if (!register_punt_field()) {
+        error = fmt::format("cannot register the mbuf field: {}", rte_strerror(rte_errno));
+        return false;
+    }
+
+    // Worker 0 on the main lcore, then one per worker lcore.
+    worker_lcores_.push_back(rte_get_main_lcore());
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) worker_lcores_.push_back(lc);
+    const unsigned n_workers = unsigned(worker_lcores_.size());
+
+    if (!rcu_.init(n_workers)) {
+        error = "cannot allocate the RCU state";
+        return false;
+    }
+    // Per-lcore mempool caches, plus what every rx and tx ring can hold.
+    pool_ = rte_pktmbuf_pool_create("ssw_mbufs", cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                    int(rte_socket_id()));
+    if (!pool_) {
+        error = fmt::format("cannot create a pool of {} mbufs: {} (give more memory with -m, "
+                            "or fewer mbufs with --mbufs)",
+                            cfg_.mbufs, rte_strerror(rte_errno));
+        return false;
+    }
+    punt_ring_ = rte_ring_create("ssw_punt", 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+    inject_ring_ = rte_ring_create("ssw_inject", 4096, int(rte_socket_id()),
+                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!punt_ring_ || !inject_ring_) {
+        error = fmt::format("cannot create rings: {}", rte_strerror(rte_errno));
+        return false;
+    }
+    if (!routes_.init("ssw_routes", cfg_.max_routes, cfg_.tbl8_groups, rcu_, error)) return false;
+    if (!neighbors_.init(cfg_.neighbor.max_entries, rcu_)) {
+        error = "cannot allocate the neighbor table";
+        return false;
+    }
+    slow_ = std::make_unique<slow_path>(*this);
+    if (!slow_->init(error)) return false;
+    neigh_cache_ = std::make_unique<neighbor_cache>(neighbors_, cfg_.neighbor, *slow_);
+
+    for (unsigned i = 0; i < n_workers; ++i)
+        workers_.push_back(std::make_unique<worker>(*this, i, n_workers));
+
+    port_setup setup;
+    setup.workers = uint16_t(n_workers);
+    setup.rx_desc = cfg_.rx_desc;
+    setup.tx_desc = cfg_.tx_desc;
+    setup.pool = pool_;
+    uint16_t pid;
+    RTE_ETH_FOREACH_DEV(pid) {
+        if (pid != ports_.size()) {
+            error = fmt::format("port ids are not contiguous (port {} after {})", pid, ports_.size());
+            return false;
+        }
+        port_info info;
+        if (!start_port(pid, setup, info, port_rt_[pid], error)) return false;
+        // Spread the port's rx queues over the workers.
+        for (uint16_t q = 0; q < info.rx_queues; ++q) workers_[q % n_workers]->add_rx_queue(pid, q);
+        ports_.push_back(info);
+    }
+    return true;
+}
+
+void router::launch_workers() {
+    for (size_t i = 1; i < workers_.size(); ++i)
+        rte_eal_remote_launch(worker_entry, workers_[i].get(), worker_lcores_[i]);
+    launched_ = true;
+}
+
+int router::run_main_worker() { return workers_[0]->run(); }
+
+void router::wait_workers() {
+    if (launched_) rte_eal_mp_wait_lcore();
+    launched_ = false;
+}
+
+void router::close_ports() {
+    for (const auto &p : ports_) {
+        rte_eth_dev_stop(p.id);
+        rte_eth_dev_close(p.id);
+        port_rt_[p.id].active = false;
+    }
+}
+
+bool router::is_own_address(ip4_addr a, uint16_t port) const {
+    if (port != UINT16_MAX) {
+        if (port >= ports_.size()) return false;
+        for (const auto &ia : addrs_[port])
+            if (ia.addr == a) return true;
+        return false;
+    }
+    for (size_t p = 0; p < ports_.size(); ++p)
+        for (const auto &ia : addrs_[p])
+            if (ia.addr == a) return true;
+    return false;
+}
+
+std::optional<ip4_addr> router::source_address(uint16_t port, ip4_addr dst) const {
+    if (port >= ports_.size() || addrs_[port].empty()) return std::nullopt;
+    for (const auto &ia : addrs_[port])
+        if (ia.subnet().contains(dst)) return ia.addr;
+    return addrs_[port].front().addr;
+}
+
+}  // namespace ssw

@@ -1,0 +1,122 @@
+// One router instance: its ports, buffers, tables, workers and slow path.
+//
+// Threads: every EAL lcore runs a worker (worker 0 on the main lcore). The control thread
+// (control/) runs the slow path and is the only writer of every table; workers only read
+// them, lock-free, and hand rare packets to the slow path through the punt ring. The slow
+// path transmits through worker 0's inject ring, since every tx queue belongs to a worker.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dataplane/neighbor_cache.h"
+#include "dataplane/neighbor_table.h"
+#include "dataplane/port.h"
+#include "dataplane/rcu.h"
+#include "dataplane/route_table.h"
+
+namespace ssw {
+
+class worker;
+class slow_path;
+
+struct router_config {
+    uint16_t burst = 32;            // rx burst size (at most kMaxBurst)
+    uint32_t idle_polls = 256;      // empty polls before a worker starts to sleep
+    uint32_t idle_sleep_us = 200;   // longest sleep of an idle worker; 0 = busy-poll always
+    uint32_t mbufs = 16383;
+    uint32_t max_routes = 65536;
+    uint32_t tbl8_groups = 4096;
+    uint32_t icmp_rate = 1000;      // ICMP errors per second, per generating thread
+    uint16_t rx_desc = 1024;
+    uint16_t tx_desc = 1024;
+    neighbor_params neighbor;
+};
+
+inline constexpr uint16_t kMaxBurst = 64;
+
+// An address configured on a port: the host address and its prefix length.
+struct interface_address {
+    ip4_addr addr;
+    uint8_t len = 0;
+    ip4_prefix subnet() const { return ip4_prefix{addr, len}.network(); }
+    bool operator==(const interface_address &) const = default;
+};
+
+class router {
+public:
+    router();
+    ~router();
+    router(const router &) = delete;
+    router &operator=(const router &) = delete;
+
+    // After rte_eal_init: creates buffers and tables and starts every port. False with a
+    // message on error.
+    bool init(const router_config &cfg, std::string &error);
+    // Starts the workers on the worker lcores. Worker 0 runs when the caller calls
+    // run_main_worker() on the main lcore.
+    void launch_workers();
+    int run_main_worker();
+    // Asks workers to stop; wait_workers() returns when they have.
+    void request_stop() { stop_.store(true, std::memory_order_release); }
+    bool stopping() const { return stop_.load(std::memory_order_acquire); }
+    void wait_workers();
+    // Stops and closes the ports, after the workers have stopped.
+    void close_ports();
+
+    const router_config &config() const { return cfg_; }
+    uint16_t port_count() const { return uint16_t(ports_.size()); }
+    bool valid_port(uint32_t p) const { return p < ports_.size(); }
+    const port_info &port(uint16_t p) const { return ports_[p]; }
+    port_runtime &runtime(uint16_t p) { return port_rt_[p]; }
+    const port_runtime &runtime(uint16_t p) const { return port_rt_[p]; }
+
+    // ---- addresses (control thread only) ----
+    const std::vector<interface_address> &addresses(uint16_t port) const { return addrs_[port]; }
+    std::vector<interface_address> &addresses(uint16_t port) { return addrs_[port]; }
+    // Whether `a` is one of our addresses on `port` (on any port when port == UINT16_MAX).
+    bool is_own_address(ip4_addr a, uint16_t port = UINT16_MAX) const;
+    // The source address for packets we originate out of `port` towards `dst`: the port's
+    // address on dst's subnet, else its first address; nullopt when the port has none.
+    std::optional<ip4_addr> source_address(uint16_t port, ip4_addr dst) const;
+
+    rcu_domain &rcu() { return rcu_; }
+    route_table &routes() { return routes_; }
+    const route_table &routes() const { return routes_; }
+    neighbor_table &neighbors() { return neighbors_; }
+    neighbor_cache &neigh_cache() { return *neigh_cache_; }
+    slow_path &slow() { return *slow_; }
+    rte_mempool *pool() const { return pool_; }
+    rte_ring *punt_ring() const { return punt_ring_; }
+    rte_ring *inject_ring() const { return inject_ring_; }
+    unsigned worker_count() const { return unsigned(workers_.size()); }
+    const worker &worker_at(unsigned i) const { return *workers_[i]; }
+    worker &worker_at(unsigned i) { return *workers_[i]; }
+
+private:
+    router_config cfg_;
+    std::atomic<bool> stop_{false};
+    rcu_domain rcu_;
+    route_table routes_;
+    neighbor_table neighbors_;
+    std::unique_ptr<neighbor_cache> neigh_cache_;
+    std::unique_ptr<slow_path> slow_;
+    std::vector<port_info> ports_;
+    std::array<port_runtime, RTE_MAX_ETHPORTS> port_rt_;
+    std::array<std::vector<interface_address>, RTE_MAX_ETHPORTS> addrs_;
+    rte_mempool *pool_ = nullptr;
+    rte_ring *punt_ring_ = nullptr;
+    rte_ring *inject_ring_ = nullptr;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<unsigned> worker_lcores_;
+    bool launched_ = false;
+};
+
+}  // namespace ssw

@@ -1,0 +1,262 @@
+#include "dataplane/worker.h"
+
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_lpm.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/icmp.h"
+#include "dataplane/ipv4.h"
+#include "dataplane/slow_path.h"
+
+namespace ssw {
+
+namespace {
+constexpr uint64_t kMac48 = 0xffffffffffffull;
+
+inline uint64_t load_mac48(const uint8_t *p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);  // caller guarantees 14 readable bytes
+    return v & kMac48;
+}
+}  // namespace
+
+worker::worker(router &r, unsigned index, unsigned n_workers)
+    : r_(r), index_(index), txq_(uint16_t(index)) {
+    // The router's ICMP rate is shared among the workers; a burst of 100 ms worth.
+    const uint64_t rate = std::max<uint64_t>(1, r.config().icmp_rate / std::max(1u, n_workers));
+    icmp_limit_ = token_bucket(rate, rate / 10, rte_get_tsc_hz(), rte_rdtsc());
+}
+
+void worker::drop_with_icmp(rte_mbuf *m, drop_reason why, uint16_t in_port, uint8_t type,
+                            uint8_t code, uint16_t mtu) {
+    counters_.drop(why);
+    if (!icmp_limit_.take(rte_rdtsc())) {
+        counters_.count(event::icmp_errors_suppressed);
+        dropped_[n_dropped_++] = m;
+        if (n_dropped_ == kMaxBurst) free_dropped();
+        return;
+    }
+    punt_meta *pm = punt_of(m);
+    pm->icmp_type = type;
+    pm->icmp_code = code;
+    pm->mtu = mtu;
+    punt(m, punt_kind::icmp_error, in_port);
+}
+
+void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
+    counters_.count(event::rx_packets, n);
+    const uint64_t my_mac = r_.runtime(in_port).mac_raw;
+
+    rte_mbuf *ip_pkts[kMaxBurst];
+    uint32_t dsts[kMaxBurst];
+    uint16_t n_ip = 0;
+
+    for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+        rte_mbuf *m = pkts[i];
+        if (unlikely(m->nb_segs != 1)) {
+            drop(m, drop_reason::eth_multi_segment);
+            continue;
+        }
+        const uint32_t len = m->data_len;
+        if (unlikely(len < kEthHeaderLen)) {
+            drop(m, drop_reason::eth_truncated);
+            continue;
+        }
+        const auto *eth = rte_pktmbuf_mtod(m, const uint8_t *);
+        const uint64_t dmac = load_mac48(eth);
+        const bool to_me = dmac == my_mac;
+        const bool broadcast = dmac == kMac48;
+        if (unlikely(!to_me && !broadcast)) {
+            drop(m, (eth[0] & 1) ? drop_reason::eth_multicast : drop_reason::eth_not_for_us);
+            continue;
+        }
+        uint16_t type;
+        std::memcpy(&type, eth + 12, 2);
+        if (likely(type == be16_t(kEtherTypeIpv4).raw())) {
+            if (unlikely(broadcast)) {
+                // RFC 1812 5.3.4: a link-layer broadcast is never forwarded.
+                drop(m, drop_reason::ip_not_for_us_l2_broadcast);
+                continue;
+            }
+            auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
+            drop_reason why;
+            if (unlikely(!check_ipv4(ip, len - kEthHeaderLen, why))) {
+                drop(m, why);
+                continue;
+            }
+            // Ethernet pads short frames: forward the datagram, not the padding.
+            const uint32_t frame = kEthHeaderLen + total_length(ip);
+            if (frame < len) rte_pktmbuf_trim(m, uint16_t(len - frame));
+            ip_pkts[n_ip] = m;
+            dsts[n_ip] = dst_of(ip).host();
+            ++n_ip;
+        } else if (type == be16_t(kEtherTypeArp).raw()) {
+            punt(m, punt_kind::arp, in_port);
+        } else if (type == be16_t(kEtherTypeVlan).raw() || type == be16_t(kEtherTypeQinQ).raw()) {
+            drop(m, drop_reason::eth_vlan);
+        } else {
+            drop(m, drop_reason::eth_unknown_type);
+        }
+    }
+    if (n_ip == 0) return;
+
+    uint32_t hops[kMaxBurst];
+    rte_lpm_lookup_bulk(r_.routes().lpm(), dsts, hops, n_ip);
+    for (uint16_t j = 0; j < n_ip; ++j) forward(ip_pkts[j], in_port, hops[j]);
+}
+
+void worker::forward(rte_mbuf *m, uint16_t in_port, uint32_t hop) {
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
+    if (unlikely(!(hop & RTE_LPM_LOOKUP_SUCCESS))) {
+        drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
+                       icmp::kNetUnreachable);
+        return;
+    }
+    const next_hop &nh = r_.routes().hop(hop & 0x00ffffff);
+    switch (nh.type) {
+        case next_hop::kind::connected:
+        case next_hop::kind::gateway:
+            break;
+        case next_hop::kind::local:
+            punt(m, punt_kind::local, in_port);
+            return;
+        case next_hop::kind::blackhole:
+            drop(m, drop_reason::blackhole);
+            return;
+    }
+    if (unlikely(ip->time_to_live <= 1)) {
+        drop_with_icmp(m, drop_reason::ttl_exceeded, in_port, icmp::kTimeExceeded,
+                       icmp::kTtlExceeded);
+        return;
+    }
+    const uint16_t out = nh.port;
+    const uint32_t nh_ip = nh.type == next_hop::kind::gateway ? nh.gateway.host() : dst_of(ip).host();
+    const uint16_t mtu = r_.runtime(out).mtu.load(std::memory_order_relaxed);
+    if (unlikely(total_length(ip) > mtu)) {
+        if (dont_fragment(ip)) {
+            drop_with_icmp(m, drop_reason::frag_needed, in_port, icmp::kDestUnreachable,
+                           icmp::kFragNeeded, mtu);
+            return;
+        }
+        decrement_ttl(ip);
+        punt_of(m)->next_hop = nh_ip;
+        punt(m, punt_kind::output, out);
+        return;
+    }
+    decrement_ttl(ip);
+
+    uint64_t word;
+    if (unlikely(!r_.neighbors().lookup(ip4_addr(nh_ip), word) ||
+                 neighbor_table::port_of(word) != out)) {
+        punt_of(m)->next_hop = nh_ip;
+        punt(m, punt_kind::output, out);
+        return;
+    }
+    auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
+    std::memcpy(eth, &word, 6);
+    std::memcpy(eth + 6, &r_.runtime(out).mac_raw, 6);
+    counters_.count(event::forwarded);
+    to_port(out, m);
+}
+
+void worker::flush_port(uint16_t port) {
+    tx_buffer &b = txb_[port];
+    const uint16_t sent = rte_eth_tx_burst(port, txq_, b.pkts, b.n);
+    counters_.count(event::tx_packets, sent);
+    if (unlikely(sent < b.n)) {
+        counters_.drop(drop_reason::tx_full, b.n - sent);
+        rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
+    }
+    b.n = 0;
+    pending_ports_ &= ~(uint64_t(1) << port);
+}
+
+void worker::flush_punts() {
+    if (n_punts_ == 0) return;
+    const unsigned ok = rte_ring_enqueue_burst(r_.punt_ring(), reinterpret_cast<void **>(punts_),
+                                               n_punts_, nullptr);
+    counters_.count(event::punted, ok);
+    for (unsigned i = ok; i < n_punts_; ++i) {
+        // An ICMP error request already counted its packet's drop reason.
+        if (punt_of(punts_[i])->kind == punt_kind::icmp_error)
+            counters_.count(event::icmp_errors_suppressed);
+        else
+            counters_.drop(drop_reason::punt_queue_full);
+        rte_pktmbuf_free(punts_[i]);
+    }
+    n_punts_ = 0;
+    if (ok) r_.slow().notify();
+}
+
+unsigned worker::drain_inject() {
+    rte_mbuf *pkts[kMaxBurst];
+    const unsigned n = rte_ring_dequeue_burst(r_.inject_ring(), reinterpret_cast<void **>(pkts),
+                                              kMaxBurst, nullptr);
+    for (unsigned i = 0; i < n; ++i) to_port(pkts[i]->port, pkts[i]);
+    return n;
+}
+
+void worker::flush() {
+    while (pending_ports_) flush_port(uint16_t(__builtin_ctzll(pending_ports_)));
+    flush_punts();
+    if (n_dropped_) free_dropped();
+}
+
+int worker::run() {
+    // Sleeps of a few microseconds need a timer slack below Linux's default 50 us.
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    rcu_domain &rcu = r_.rcu();
+    rcu.register_reader(index_);
+    rcu.online(index_);
+
+    const router_config &cfg = r_.config();
+    const uint16_t burst = std::min<uint16_t>(cfg.burst, kMaxBurst);
+    constexpr uint32_t kFirstSleepUs = 10;
+    uint32_t empty_polls = 0;
+    uint32_t sleep_us = kFirstSleepUs;
+    rte_mbuf *pkts[kMaxBurst];
+
+    while (likely(!r_.stopping())) {
+        unsigned got = 0;
+        for (const auto &[port, queue] : rxq_) {
+            const uint16_t n = rte_eth_rx_burst(port, queue, pkts, burst);
+            if (n) {
+                process_burst(port, pkts, n);
+                got += n;
+            }
+        }
+        if (index_ == 0) got += drain_inject();
+        flush();
+        rcu.quiescent(index_);
+
+        if (got) {
+            empty_polls = 0;
+            sleep_us = kFirstSleepUs;
+            continue;
+        }
+        if (cfg.idle_sleep_us == 0 || ++empty_polls < cfg.idle_polls) continue;
+        // Idle: leave the RCU read side so the writer never waits on a sleeping worker, sleep
+        // with exponential back-off up to idle_sleep_us, and come back.
+        rcu.offline(index_);
+        timespec ts{0, long(std::min(sleep_us, cfg.idle_sleep_us)) * 1000};
+        nanosleep(&ts, nullptr);
+        rcu.online(index_);
+        counters_.count(event::idle_sleeps);
+        sleep_us = std::min(sleep_us * 2, cfg.idle_sleep_us);
+    }
+    rcu.offline(index_);
+    rcu.unregister_reader(index_);
+    return 0;
+}
+
+}  // namespace ssw

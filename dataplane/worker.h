@@ -1,0 +1,90 @@
+// A worker: one run-to-completion loop on one lcore. Per burst: classify, check, route, and
+// rewrite every packet, deciding its fate into arrays; then transmit grouped by port. Rare
+// packets go to the slow path (punt.h); nothing here allocates, locks, throws or logs.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/counters.h"
+#include "dataplane/punt.h"
+#include "dataplane/router.h"
+#include "dataplane/token_bucket.h"
+
+namespace ssw {
+
+class worker {
+public:
+    worker(router &r, unsigned index, unsigned n_workers);
+    void add_rx_queue(uint16_t port, uint16_t queue) { rxq_.emplace_back(port, queue); }
+    const std::vector<std::pair<uint16_t, uint16_t>> &rx_queues() const { return rxq_; }
+    unsigned index() const { return index_; }
+    const counter_block &counters() const { return counters_; }
+
+    // The loop; returns when the router stops.
+    int run();
+
+    // One received burst from `port` (exposed for tests and benchmarks that drive a worker
+    // without ports). Consumes the mbufs.
+    void process_burst(uint16_t port, rte_mbuf **pkts, uint16_t n);
+    // Transmits what process_burst queued and hands punts to the slow path.
+    void flush();
+
+private:
+    struct tx_buffer {
+        uint16_t n = 0;
+        rte_mbuf *pkts[kMaxBurst];
+    };
+
+    void forward(rte_mbuf *m, uint16_t in_port, uint32_t hop);
+    void to_port(uint16_t port, rte_mbuf *m) {
+        tx_buffer &b = txb_[port];
+        b.pkts[b.n++] = m;
+        pending_ports_ |= uint64_t(1) << port;
+        if (b.n == kMaxBurst) flush_port(port);
+    }
+    void flush_port(uint16_t port);
+    void drop(rte_mbuf *m, drop_reason why) {
+        counters_.drop(why);
+        dropped_[n_dropped_++] = m;
+        if (n_dropped_ == kMaxBurst) free_dropped();
+    }
+    void free_dropped() {
+        rte_pktmbuf_free_bulk(dropped_, n_dropped_);
+        n_dropped_ = 0;
+    }
+    void punt(rte_mbuf *m, punt_kind kind, uint16_t port) {
+        punt_meta *pm = punt_of(m);
+        pm->kind = kind;
+        pm->port = port;
+        punts_[n_punts_++] = m;
+        if (n_punts_ == kMaxBurst) flush_punts();
+    }
+    // Counts `why`, then hands the unmodified packet over for an ICMP error if the rate limit
+    // allows, else frees it.
+    void drop_with_icmp(rte_mbuf *m, drop_reason why, uint16_t in_port, uint8_t type, uint8_t code,
+                        uint16_t mtu = 0);
+    void flush_punts();
+    unsigned drain_inject();
+
+    router &r_;
+    const unsigned index_;
+    const uint16_t txq_;
+    std::vector<std::pair<uint16_t, uint16_t>> rxq_;
+    counter_block counters_;
+
+    tx_buffer txb_[RTE_MAX_ETHPORTS];
+    uint64_t pending_ports_ = 0;
+    rte_mbuf *punts_[kMaxBurst];
+    uint16_t n_punts_ = 0;
+    rte_mbuf *dropped_[kMaxBurst];
+    uint16_t n_dropped_ = 0;
+
+    token_bucket icmp_limit_;  // ICMP errors (RFC 1812 4.3.2.8), in TSC ticks
+};
+
+}  // namespace ssw
