@@ -311,6 +311,20 @@ json executor::show_stats() const {
         dropped += t.drops[i];
     }
     j["workers"] = r_.worker_count();
+    json per_worker = json::array();
+    for (unsigned i = 0; i < r_.worker_count(); ++i) {
+        const worker &w = r_.worker_at(i);
+        const counter_block &b = w.counters();
+        auto get = [&](event e) { return b.events[size_t(e)].get() - baseline_workers_[i].event_count(e); };
+        per_worker.push_back(json{{"worker", i},
+                                  {"lcore", w.lcore()},
+                                  {"rx_queues", w.rx_queues().size()},
+                                  {"rx_packets", get(event::rx_packets)},
+                                  {"forwarded", get(event::forwarded)},
+                                  {"tx_packets", get(event::tx_packets)},
+                                  {"idle_sleeps", get(event::idle_sleeps)}});
+    }
+    j["per_worker"] = per_worker;
     j["counters"] = events;
     j["dropped"] = dropped;
     j["drops"] = drops;
@@ -319,6 +333,8 @@ json executor::show_stats() const {
 
 reply executor::run(const cmd_stats_reset &) {
     baseline_ = totals();
+    baseline_workers_.assign(r_.worker_count(), counter_totals{});
+    for (unsigned i = 0; i < r_.worker_count(); ++i) baseline_workers_[i].accumulate(r_.worker_at(i).counters());
     for (uint16_t p = 0; p < r_.port_count(); ++p) rte_eth_stats_reset(p);
     return {};
 }

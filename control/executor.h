@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +29,7 @@ struct reply {
 
 class executor {
 public:
-    explicit executor(router &r) : r_(r) {}
+    explicit executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {}
 
     reply execute(const command &cmd);
     reply execute_line(std::string_view line);
@@ -59,6 +60,7 @@ private:
     router &r_;
     std::map<ip4_prefix, route_origin> origins_;
     counter_totals baseline_;
+    std::vector<counter_totals> baseline_workers_;
 };
 
 }  // namespace ssw

@@ -83,7 +83,7 @@ bool router::init(const router_config &cfg, std::string &error) {
     neigh_cache_ = std::make_unique<neighbor_cache>(neighbors_, cfg_.neighbor, *slow_);
 
     for (unsigned i = 0; i < n_workers; ++i)
-        workers_.push_back(std::make_unique<worker>(*this, i, n_workers));
+        workers_.push_back(std::make_unique<worker>(*this, i, n_workers, worker_lcores_[i]));
 
     port_setup setup;
     setup.workers = uint16_t(n_workers);

@@ -28,8 +28,8 @@ inline uint64_t load_mac48(const uint8_t *p) {
 }
 }  // namespace
 
-worker::worker(router &r, unsigned index, unsigned n_workers)
-    : r_(r), index_(index), txq_(uint16_t(index)) {
+worker::worker(router &r, unsigned index, unsigned n_workers, unsigned lcore)
+    : r_(r), index_(index), lcore_(lcore), txq_(uint16_t(index)) {
     // The router's ICMP rate is shared among the workers; a burst of 100 ms worth.
     const uint64_t rate = std::max<uint64_t>(1, r.config().icmp_rate / std::max(1u, n_workers));
     icmp_limit_ = token_bucket(rate, rate / 10, rte_get_tsc_hz(), rte_rdtsc());

@@ -19,7 +19,8 @@ namespace ssw {
 
 class worker {
 public:
-    worker(router &r, unsigned index, unsigned n_workers);
+    worker(router &r, unsigned index, unsigned n_workers, unsigned lcore);
+    unsigned lcore() const { return lcore_; }
     void add_rx_queue(uint16_t port, uint16_t queue) { rxq_.emplace_back(port, queue); }
     const std::vector<std::pair<uint16_t, uint16_t>> &rx_queues() const { return rxq_; }
     unsigned index() const { return index_; }
@@ -73,6 +74,7 @@ private:
 
     router &r_;
     const unsigned index_;
+    const unsigned lcore_;
     const uint16_t txq_;
     std::vector<std::pair<uint16_t, uint16_t>> rxq_;
     counter_block counters_;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package ssw needs to build, test, benchmark and run its testbed.
+# Idempotent: installs only what is missing. Debian 12 (bookworm), as root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  g++ meson ninja-build pkg-config
+  dpdk dpdk-dev libdpdk-dev dpdk-doc
+  libboost-program-options-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  # tests, testbed and benchmarks
+  iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
+  python3 python3-scapy procps psmisc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,148 @@
+"""Network namespaces, veth pairs and bridges that a test creates and always removes.
+
+Every name carries a per-run prefix so that concurrent runs never collide, and a Topology
+removes exactly what it created (namespaces, and with them their links) on close, also
+when the test fails. Nothing is ever configured in the root namespace.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import time
+
+
+def run(cmd, check=True, timeout=60, capture=True, input=None):
+    """Runs a command (a list or a shell string), returns CompletedProcess."""
+    shell = isinstance(cmd, str)
+    res = subprocess.run(cmd, shell=shell, text=True, timeout=timeout, input=input,
+                         stdout=subprocess.PIPE if capture else None,
+                         stderr=subprocess.PIPE if capture else None)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"command failed ({res.returncode}): {cmd}\n"
+                           f"stdout: {res.stdout}\nstderr: {res.stderr}")
+    return res
+
+
+class Namespace:
+    def __init__(self, topo, name):
+        self.topo = topo
+        self.name = name
+
+    def argv(self, *cmd):
+        return ["ip", "netns", "exec", self.name, *cmd]
+
+    def run(self, cmd, check=True, timeout=60, input=None):
+        """Runs cmd (list, or a string split like a shell would) inside the namespace."""
+        if isinstance(cmd, str):
+            cmd = shlex.split(cmd)
+        return run(self.argv(*cmd), check=check, timeout=timeout, input=input)
+
+    def popen(self, cmd, **kw):
+        if isinstance(cmd, str):
+            cmd = shlex.split(cmd)
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(self.argv(*cmd), **kw)
+        self.topo.processes.append(p)
+        return p
+
+    def mac(self, ifname):
+        out = self.run(["cat", f"/sys/class/net/{ifname}/address"]).stdout.strip()
+        return out
+
+    def link_stats(self, ifname):
+        """(rx_packets, tx_packets) of an interface."""
+        base = f"/sys/class/net/{ifname}/statistics"
+        rx = int(self.run(["cat", f"{base}/rx_packets"]).stdout)
+        tx = int(self.run(["cat", f"{base}/tx_packets"]).stdout)
+        return rx, tx
+
+    def neigh(self, ip, ifname=None):
+        """The lladdr and state of ip in this namespace's neighbour table, or (None, None)."""
+        cmd = ["ip", "neigh", "show", ip]
+        if ifname:
+            cmd += ["dev", ifname]
+        out = self.run(cmd).stdout
+        m = re.search(r"lladdr (\S+) .*?(\S+)\s*$", out.strip().splitlines()[0]) if out.strip() else None
+        if not m:
+            return None, (out.split()[-1] if out.strip() else None)
+        return m.group(1), m.group(2)
+
+
+class Topology:
+    """Owns namespaces and processes; close() removes all of them."""
+
+    def __init__(self, tag="t"):
+        self.prefix = f"ssw{os.getpid() % 100000}{tag}-"
+        self.namespaces = []
+        self.processes = []
+        self.closed = False
+
+    # -- building --
+    def ns(self, short):
+        name = self.prefix + short
+        run(["ip", "netns", "add", name])
+        ns = Namespace(self, name)
+        self.namespaces.append(ns)
+        ns.run("ip link set lo up")
+        # No IPv6: keeps router segments free of ND/MLD chatter the tests do not need.
+        ns.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+        ns.run("sysctl -qw net.ipv6.conf.default.disable_ipv6=1")
+        return ns
+
+    def veth(self, ns_a, if_a, ns_b, if_b, mac_a=None, mac_b=None, host_side=None):
+        """A veth pair between two namespaces, both ends up. host_side lists the namespaces
+        whose end is a Linux host (tx checksum offload turned off: af_packet reads partial
+        checksums otherwise)."""
+        tmp_a = f"v{os.getpid() % 10000}a{len(self.namespaces)}{if_a[:3]}"[:15]
+        tmp_b = f"v{os.getpid() % 10000}b{len(self.namespaces)}{if_b[:3]}"[:15]
+        run(["ip", "link", "add", tmp_a, "netns", ns_a.name, "type", "veth",
+             "peer", "name", tmp_b, "netns", ns_b.name])
+        ns_a.run(["ip", "link", "set", tmp_a, "name", if_a])
+        ns_b.run(["ip", "link", "set", tmp_b, "name", if_b])
+        for ns, ifn, mac in ((ns_a, if_a, mac_a), (ns_b, if_b, mac_b)):
+            if mac:
+                ns.run(["ip", "link", "set", ifn, "address", mac])
+            ns.run(["ip", "link", "set", ifn, "up"])
+            ns.run(["ethtool", "-K", ifn, "tx", "off"], check=False)
+
+    def bridge(self, ns, name, members=()):
+        ns.run(["ip", "link", "add", name, "type", "bridge", "stp_state", "0",
+                "forward_delay", "0"])
+        ns.run(["ip", "link", "set", name, "up"])
+        for m in members:
+            ns.run(["ip", "link", "set", m, "master", name])
+
+    # -- cleanup --
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for p in reversed(self.processes):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
+        for ns in reversed(self.namespaces):
+            run(["ip", "netns", "del", ns.name], check=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
