@@ -41,18 +41,25 @@ bool control_client::connect(const std::string &path, std::string &error, int ti
     return false;
 }
 
-std::optional<nlohmann::ordered_json> control_client::call(const std::string &command,
-                                                           std::string &error, int timeout_ms) {
-    std::string line = command + "\n";
-    for (size_t off = 0; off < line.size();) {
-        ssize_t n = send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+bool control_client::send_all(const std::string &data, std::string &error) {
+    for (size_t off = 0; off < data.size();) {
+        ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                pollfd p{fd_, POLLOUT, 0};
+                poll(&p, 1, 1000);
+                continue;
+            }
             error = fmt::format("send: {}", strerror(errno));
-            return std::nullopt;
+            return false;
         }
         off += size_t(n);
     }
+    return true;
+}
+
+std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &error, int timeout_ms) {
     size_t nl;
     while ((nl = buf_.find('\n')) == std::string::npos) {
         pollfd p{fd_, POLLIN, 0};
@@ -78,6 +85,42 @@ std::optional<nlohmann::ordered_json> control_client::call(const std::string &co
         error = fmt::format("malformed reply: {}", e.what());
         return std::nullopt;
     }
+}
+
+std::optional<nlohmann::ordered_json> control_client::call(const std::string &command,
+                                                           std::string &error, int timeout_ms) {
+    if (!send_all(command + "\n", error)) return std::nullopt;
+    return read_reply(error, timeout_ms);
+}
+
+std::optional<std::vector<nlohmann::ordered_json>> control_client::call_many(
+    const std::vector<std::string> &commands, std::string &error, int timeout_ms) {
+    // Replies are read while sending, so neither side's buffers fill up and stall.
+    std::vector<nlohmann::ordered_json> replies;
+    replies.reserve(commands.size());
+    std::string chunk;
+    for (size_t i = 0; i < commands.size(); ++i) {
+        chunk += commands[i];
+        chunk += '\n';
+        if (chunk.size() >= 65536 || i + 1 == commands.size()) {
+            if (!send_all(chunk, error)) return std::nullopt;
+            chunk.clear();
+            // Drain whatever replies have arrived, without waiting.
+            for (;;) {
+                pollfd p{fd_, POLLIN, 0};
+                if (buf_.find('\n') == std::string::npos && poll(&p, 1, 0) <= 0) break;
+                auto r = read_reply(error, timeout_ms);
+                if (!r) return std::nullopt;
+                replies.push_back(std::move(*r));
+            }
+        }
+    }
+    while (replies.size() < commands.size()) {
+        auto r = read_reply(error, timeout_ms);
+        if (!r) return std::nullopt;
+        replies.push_back(std::move(*r));
+    }
+    return replies;
 }
 
 }  // namespace ssw

@@ -163,20 +163,105 @@ cmd_neigh parse_neigh(word_cursor &c) {
     return cmd;
 }
 
-cmd_port_mtu parse_port(word_cursor &c) {
-    cmd_port_mtu cmd;
+cmd_port parse_port(word_cursor &c) {
+    cmd_port cmd;
     cmd.port = c.port_id();
-    auto attr = c.next("a port setting ('mtu')");
-    if (attr != "mtu") c.fail("port: unknown setting '{}' (expected 'mtu')", attr);
-    // 68: the smallest MTU every IPv4 host must accept (RFC 791); 9702: af_packet's limit.
-    cmd.mtu = uint16_t(c.number("MTU", 68, 9702));
+    auto attr = c.next("a port setting (mtu, role, redirects)");
+    if (attr == "mtu") {
+        cmd.what = cmd_port::setting::mtu;
+        // 68: the smallest MTU every IPv4 host must accept (RFC 791); 9702: af_packet's limit.
+        cmd.mtu = uint16_t(c.number("MTU", 68, 9702));
+    } else if (attr == "role") {
+        cmd.what = cmd_port::setting::role;
+        auto role = c.next("'core' or 'access'");
+        if (role != "core" && role != "access")
+            c.fail("port role: expected 'core' or 'access', got '{}'", role);
+        cmd.core = role == "core";
+    } else if (attr == "redirects") {
+        cmd.what = cmd_port::setting::redirects;
+        auto v = c.next("'on' or 'off'");
+        if (v != "on" && v != "off") c.fail("port redirects: expected 'on' or 'off', got '{}'", v);
+        cmd.redirects = v == "on";
+    } else {
+        c.fail("port: unknown setting '{}' (mtu, role, redirects)", attr);
+    }
     c.expect_end("port");
+    return cmd;
+}
+
+std::optional<uint64_t> parse_epoch(word_cursor &c) {
+    if (!c.accept("epoch")) return std::nullopt;
+    auto w = c.next("epoch number");
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+    if (ec != std::errc() || ptr != w.data() + w.size() || v == 0)
+        c.fail("'{}' is not a valid epoch (1..2^64-1)", w);
+    return v;
+}
+
+cmd_nat parse_nat(word_cursor &c) {
+    cmd_nat cmd;
+    auto verb = c.next("'add' or 'del' after 'nat'");
+    if (verb == "add")
+        cmd.add = true;
+    else if (verb == "del")
+        cmd.add = false;
+    else
+        c.fail("nat: expected 'add' or 'del', got '{}'", verb);
+    cmd.home = c.address("home address");
+    if (!cmd.add) {
+        cmd.epoch = parse_epoch(c);
+        c.expect_end("nat del");
+        return cmd;
+    }
+    c.expect("to", "nat add");
+    cmd.care_of = c.address("care-of address");
+    if (c.accept("local")) {
+        c.expect("port", "nat add ... local");
+        cmd.port = c.port_id();
+        cmd.type = c.accept("keep-source") ? cmd_nat::kind::local_keep_source : cmd_nat::kind::local;
+    }
+    cmd.epoch = parse_epoch(c);
+    c.expect_end("nat add");
+    return cmd;
+}
+
+cmd_proxy_arp parse_proxy_arp(word_cursor &c) {
+    cmd_proxy_arp cmd;
+    auto verb = c.next("'add' or 'del' after 'proxy-arp'");
+    if (verb == "add")
+        cmd.add = true;
+    else if (verb == "del")
+        cmd.add = false;
+    else
+        c.fail("proxy-arp: expected 'add' or 'del', got '{}'", verb);
+    cmd.prefix = c.prefix("proxied prefix");
+    c.expect("port", "proxy-arp");
+    cmd.port = c.port_id();
+    c.expect_end("proxy-arp");
+    return cmd;
+}
+
+cmd_announce parse_arp(word_cursor &c) {
+    cmd_announce cmd;
+    c.expect("announce", "arp");
+    cmd.prefix = c.prefix("address or prefix to announce");
+    c.expect("port", "arp announce");
+    cmd.port = c.port_id();
+    while (!c.at_end()) {
+        if (c.accept("count"))
+            cmd.count = c.number("count", 1, 100);
+        else if (c.accept("interval"))
+            cmd.interval_ms = c.number("interval in ms", 1, 60000);
+        else
+            c.fail("arp announce: expected 'count' or 'interval', got '{}'", c.peek());
+    }
     return cmd;
 }
 
 cmd_show parse_show(word_cursor &c) {
     cmd_show cmd;
-    auto what = c.next("what to show (ports, addresses, routes, neigh, stats)");
+    auto what = c.next("what to show (ports, addresses, routes, neigh, stats, nat, proxy-arp)");
     if (what == "ports")
         cmd.item = cmd_show::what::ports;
     else if (what == "addresses")
@@ -187,9 +272,29 @@ cmd_show parse_show(word_cursor &c) {
         cmd.item = cmd_show::what::neigh;
     else if (what == "stats")
         cmd.item = cmd_show::what::stats;
+    else if (what == "nat") {
+        cmd.item = cmd_show::what::nat;
+        if (!c.at_end()) cmd.filter = c.address("home address");
+    } else if (what == "proxy-arp")
+        cmd.item = cmd_show::what::proxy_arp;
     else
-        c.fail("show: unknown item '{}' (ports, addresses, routes, neigh, stats)", what);
+        c.fail("show: unknown item '{}' (ports, addresses, routes, neigh, stats, nat, proxy-arp)", what);
     c.expect_end("show");
+    return cmd;
+}
+
+cmd_batch parse_batch(word_cursor &c) {
+    cmd_batch cmd;
+    auto verb = c.next("'begin', 'commit' or 'abort' after 'batch'");
+    if (verb == "begin")
+        cmd.action = cmd_batch::op::begin;
+    else if (verb == "commit")
+        cmd.action = cmd_batch::op::commit;
+    else if (verb == "abort")
+        cmd.action = cmd_batch::op::abort;
+    else
+        c.fail("batch: expected 'begin', 'commit' or 'abort', got '{}'", verb);
+    c.expect_end("batch");
     return cmd;
 }
 
@@ -227,6 +332,10 @@ parse_result parse_command(std::string_view line) {
         if (head == "neigh") return {parse_neigh(c), {}};
         if (head == "port") return {parse_port(c), {}};
         if (head == "show") return {parse_show(c), {}};
+        if (head == "nat") return {parse_nat(c), {}};
+        if (head == "proxy-arp") return {parse_proxy_arp(c), {}};
+        if (head == "arp") return {parse_arp(c), {}};
+        if (head == "batch") return {parse_batch(c), {}};
         if (head == "stats") {
             c.expect("reset", "stats");
             c.expect_end("stats reset");
@@ -242,6 +351,10 @@ parse_result parse_command(std::string_view line) {
     }
 }
 
+bool is_read_only(const command &c) {
+    return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c);
+}
+
 const std::vector<std::string> &command_summary() {
     static const std::vector<std::string> lines = {
         "address add|del A.B.C.D/LEN port N    interface address; adds its connected route",
@@ -252,7 +365,19 @@ const std::vector<std::string> &command_summary() {
         "neigh add IP lladdr MAC port N        static neighbor (never ages)",
         "neigh del IP                          remove a neighbor entry",
         "port N mtu BYTES                      egress MTU (68..9702)",
-        "show ports|addresses|routes|neigh|stats",
+        "port N role core|access               source translation depends on the egress role",
+        "port N redirects on|off               ICMP redirects for packets hairpinned on N",
+        "nat add M to M* [epoch E]             forward binding: dst M->M*, src M*->M to access",
+        "nat add M to M* local port P [keep-source] [epoch E]",
+        "                                      local binding: dst M*->M delivered on P,",
+        "                                      src M->M* to core (keep-source: untranslated)",
+        "nat del M [epoch E]                   remove M's binding",
+        "proxy-arp add|del PREFIX port N       answer ARP for PREFIX on port N",
+        "arp announce IP|PREFIX port N [count K] [interval MS]",
+        "                                      gratuitous ARP for what the router answers for",
+        "batch begin|commit|abort              commands between begin and commit apply",
+        "                                      all together or not at all",
+        "show ports|addresses|routes|neigh|stats|nat [M]|proxy-arp",
         "stats reset                           restart counters from zero",
         "help                                  this list",
     };

@@ -37,21 +37,57 @@ struct cmd_neigh {
     uint16_t port = 0;
 };
 
-struct cmd_port_mtu {
+struct cmd_port {
+    enum class setting { mtu, role, redirects };
     uint16_t port = 0;
+    setting what = setting::mtu;
     uint16_t mtu = 0;
+    bool core = false;       // role
+    bool redirects = false;  // redirects on|off
+};
+
+struct cmd_nat {
+    bool add = true;
+    ip4_addr home;
+    ip4_addr care_of;
+    enum class kind { forward, local, local_keep_source };
+    kind type = kind::forward;
+    uint16_t port = 0;
+    std::optional<uint64_t> epoch;
+};
+
+struct cmd_proxy_arp {
+    bool add = true;
+    ip4_prefix prefix;
+    uint16_t port = 0;
+};
+
+struct cmd_announce {
+    ip4_prefix prefix;  // a single address is a /32
+    uint16_t port = 0;
+    uint32_t count = 3;
+    uint32_t interval_ms = 200;
 };
 
 struct cmd_show {
-    enum class what { ports, addresses, routes, neigh, stats };
+    enum class what { ports, addresses, routes, neigh, stats, nat, proxy_arp };
     what item = what::ports;
+    std::optional<ip4_addr> filter;  // show nat M
 };
 
 struct cmd_stats_reset {};
 struct cmd_help {};
 
-using command =
-    std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port_mtu, cmd_show, cmd_stats_reset, cmd_help>;
+struct cmd_batch {
+    enum class op { begin, commit, abort };
+    op action = op::begin;
+};
+
+using command = std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port, cmd_nat, cmd_proxy_arp,
+                             cmd_announce, cmd_show, cmd_stats_reset, cmd_help, cmd_batch>;
+
+// Commands that only read: allowed anywhere, never part of a batch.
+bool is_read_only(const command &c);
 
 struct parse_result {
     std::optional<command> cmd;

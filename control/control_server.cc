@@ -120,7 +120,7 @@ void control_server::read_client(client &c, executor &ex) {
                 queue_reply(c, reply::failure(fmt::format("command longer than {} bytes",
                                                           limits_.max_line)).to_json().dump());
             else
-                queue_reply(c, ex.execute_line(line).to_json().dump());
+                queue_reply(c, handle_line(c, line, ex));
             start = nl + 1;
         }
         c.in.erase(0, start);
@@ -132,6 +132,49 @@ void control_server::read_client(client &c, executor &ex) {
             return;
         }
     }
+}
+
+std::string control_server::handle_line(client &c, std::string_view line, executor &ex) {
+    parse_result p = parse_command(line);
+    const auto *batch = p.cmd ? std::get_if<cmd_batch>(&*p.cmd) : nullptr;
+    if (!c.in_batch) {
+        if (!batch) return (p.cmd ? ex.execute(*p.cmd) : reply::failure(p.error)).to_json().dump();
+        if (batch->action != cmd_batch::op::begin)
+            return reply::failure("no batch in progress").to_json().dump();
+        c.in_batch = true;
+        c.batch_refused = false;
+        c.batch.clear();
+        return reply{}.to_json().dump();
+    }
+    if (!batch) {
+        std::string error = p.error;
+        if (p.cmd && (is_read_only(*p.cmd) || std::holds_alternative<cmd_stats_reset>(*p.cmd)))
+            error = "only configuration commands can be batched";
+        if (!error.empty()) {
+            c.batch_refused = true;
+            return reply::failure(error).to_json().dump();
+        }
+        c.batch.push_back(std::move(*p.cmd));
+        return reply{}.to_json().dump();
+    }
+    switch (batch->action) {
+        case cmd_batch::op::begin:
+            c.batch_refused = true;
+            return reply::failure("a batch is already in progress").to_json().dump();
+        case cmd_batch::op::abort:
+            c.in_batch = false;
+            c.batch.clear();
+            return reply{}.to_json().dump();
+        case cmd_batch::op::commit: {
+            c.in_batch = false;
+            std::vector<command> cmds = std::move(c.batch);
+            c.batch.clear();
+            if (c.batch_refused)
+                return reply::failure("the batch has refused commands; nothing applied").to_json().dump();
+            return ex.execute_batch(cmds).to_json().dump();
+        }
+    }
+    return {};
 }
 
 void control_server::write_client(client &c) {

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "control/command.h"
 
 namespace ssw {
 
@@ -32,7 +35,13 @@ private:
         std::string in;
         std::string out;
         bool closing = false;  // close once `out` is written
+        // Between `batch begin` and `batch commit`: the commands queued, and whether one was
+        // refused (then the commit is refused whole).
+        bool in_batch = false;
+        bool batch_refused = false;
+        std::vector<command> batch;
     };
+    std::string handle_line(client &c, std::string_view line, executor &ex);
     void accept_clients();
     void read_client(client &c, executor &ex);
     void write_client(client &c);

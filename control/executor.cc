@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "dataplane/ipv4.h"
@@ -10,6 +11,21 @@
 #include "dataplane/worker.h"
 
 namespace ssw {
+
+namespace {
+
+bool usable_host(ip4_addr a) { return !bad_source(a); }
+
+binding_kind kind_of(cmd_nat::kind k) {
+    switch (k) {
+        case cmd_nat::kind::forward: return binding_kind::forward;
+        case cmd_nat::kind::local: return binding_kind::local;
+        case cmd_nat::kind::local_keep_source: return binding_kind::local_keep_source;
+    }
+    return binding_kind::forward;
+}
+
+}  // namespace
 
 json reply::to_json() const {
     json j;
@@ -19,6 +35,25 @@ json reply::to_json() const {
     return j;
 }
 
+void executor::transaction::rollback() {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    undo.clear();
+    publish.clear();
+}
+
+void executor::transaction::commit() {
+    for (auto &p : publish) p();
+    undo.clear();
+    publish.clear();
+}
+
+executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
+    model_.addresses.resize(r.port_count());
+    model_.ports.resize(r.port_count());
+    for (uint16_t p = 0; p < r.port_count(); ++p)
+        model_.ports[p].mtu = r.runtime(p).mtu.load(std::memory_order_relaxed);
+}
+
 reply executor::execute_line(std::string_view line) {
     parse_result p = parse_command(line);
     if (!p.cmd) return reply::failure(p.error);
@@ -26,38 +61,125 @@ reply executor::execute_line(std::string_view line) {
 }
 
 reply executor::execute(const command &cmd) {
-    return std::visit([this](const auto &c) { return run(c); }, cmd);
+    if (const auto *s = std::get_if<cmd_show>(&cmd)) return show(*s);
+    if (std::holds_alternative<cmd_stats_reset>(cmd)) return stats_reset();
+    if (std::holds_alternative<cmd_help>(cmd)) {
+        reply r;
+        r.data = json::array();
+        for (const auto &line : command_summary()) r.data.push_back(line);
+        return r;
+    }
+    if (std::holds_alternative<cmd_batch>(cmd))
+        return reply::failure("batch commands belong to a connection (sswctl batch FILE)");
+    transaction t;
+    reply r = stage(cmd, t);
+    if (r.ok)
+        t.commit();
+    else
+        t.rollback();
+    return r;
 }
 
-int executor::on_link_port(ip4_addr a) const {
-    for (uint16_t p = 0; p < r_.port_count(); ++p)
-        for (const auto &ia : r_.addresses(p))
-            if (ia.subnet().contains(a)) return p;
-    return -1;
+reply executor::execute_batch(const std::vector<command> &cmds) {
+    transaction t;
+    for (size_t i = 0; i < cmds.size(); ++i) {
+        if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
+            std::holds_alternative<cmd_batch>(cmds[i])) {
+            t.rollback();
+            return reply::failure(fmt::format("command {}: only configuration commands can be "
+                                              "batched; nothing applied", i + 1));
+        }
+        reply r = stage(cmds[i], t);
+        if (!r.ok) {
+            t.rollback();
+            return reply::failure(fmt::format("command {}: {}; nothing applied", i + 1, r.error));
+        }
+    }
+    t.commit();
+    reply r;
+    r.data = json{{"applied", cmds.size()}};
+    return r;
+}
+
+reply executor::stage(const command &cmd, transaction &t) {
+    return std::visit(
+        [&](const auto &c) -> reply {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<T, cmd_show> || std::is_same_v<T, cmd_stats_reset> ||
+                          std::is_same_v<T, cmd_help> || std::is_same_v<T, cmd_batch>)
+                return reply::failure("not a configuration command");
+            else
+                return stage(c, t);
+        },
+        cmd);
+}
+
+// ---- routes in the model ----
+
+void executor::stage_route(const ip4_prefix &p, const route_entry &e, transaction &t) {
+    auto it = model_.routes.find(p);
+    std::optional<route_entry> before;
+    if (it != model_.routes.end()) before = it->second;
+    model_.routes[p] = e;
+    t.undo.push_back([this, p, before] {
+        if (before)
+            model_.routes[p] = *before;
+        else
+            model_.routes.erase(p);
+    });
+    t.publish.push_back([this, p, nh = e.nh] {
+        std::string error;
+        if (!r_.routes().set(p, nh, error))
+            RTE_LOG(ERR, USER1, "ssw: route %s not installed: %s\n", p.to_string().c_str(), error.c_str());
+    });
+}
+
+void executor::stage_route_removal(const ip4_prefix &p, transaction &t) {
+    auto it = model_.routes.find(p);
+    if (it == model_.routes.end()) return;
+    route_entry before = it->second;
+    model_.routes.erase(it);
+    t.undo.push_back([this, p, before] { model_.routes[p] = before; });
+    t.publish.push_back([this, p] { r_.routes().remove(p); });
+}
+
+std::string executor::check_route_capacity(const ip4_prefix &p) const {
+    if (model_.routes.count(p)) return {};
+    if (model_.routes.size() >= r_.routes().max_routes())
+        return fmt::format("route table full ({} routes)", r_.routes().max_routes());
+    if (p.len > 24 && model_.tbl8_groups_needed() >= r_.config().tbl8_groups) {
+        bool group_exists = false;
+        for (const auto &[q, e] : model_.routes)
+            group_exists |= q.len > 24 && (q.addr.host() >> 8) == (p.addr.host() >> 8);
+        if (!group_exists)
+            return fmt::format("route table out of tbl8 groups ({}; see --tbl8-groups)",
+                               r_.config().tbl8_groups);
+    }
+    return {};
 }
 
 // ---- addresses ----
 
-reply executor::run(const cmd_address &c) {
+reply executor::stage(const cmd_address &c, transaction &t) {
     if (!r_.valid_port(c.port))
         return reply::failure(fmt::format("port {} does not exist (ports: 0..{})", c.port,
                                           int(r_.port_count()) - 1));
-    return c.add ? add_address(c) : del_address(c);
+    return c.add ? add_address(c, t) : del_address(c, t);
 }
 
-reply executor::add_address(const cmd_address &c) {
+reply executor::add_address(const cmd_address &c, transaction &t) {
     const interface_address ia{c.addr, c.len};
     const ip4_prefix subnet = ia.subnet();
     const std::string text = ip4_prefix{c.addr, c.len}.to_string();
-    if (bad_source(c.addr))
+    if (!usable_host(c.addr))
         return reply::failure(fmt::format("{} is not a unicast host address", c.addr.to_string()));
     // /31 (RFC 3021) and /32 have no network or broadcast address.
     if (c.len <= 30 && (c.addr == subnet.addr || c.addr == subnet.broadcast()))
         return reply::failure(fmt::format("{} is the {} address of {}", text,
                                           c.addr == subnet.addr ? "network" : "broadcast",
                                           subnet.to_string()));
-    for (uint16_t p = 0; p < r_.port_count(); ++p) {
-        for (const auto &other : r_.addresses(p)) {
+    for (uint16_t p = 0; p < model_.addresses.size(); ++p) {
+        for (const auto &other : model_.addresses[p]) {
             if (other.addr == c.addr)
                 return reply::failure(fmt::format("{} is already configured on port {}",
                                                   c.addr.to_string(), p));
@@ -66,37 +188,31 @@ reply executor::add_address(const cmd_address &c) {
                                                   other.addr.to_string(), other.len, p));
         }
     }
+    if (model_.owner.count(c.addr.host()))
+        return reply::failure(fmt::format("{} is an address of a NAT binding", c.addr.to_string()));
     const ip4_prefix host{c.addr, 32};
-    auto is_static = [&](const ip4_prefix &pfx) {
-        auto it = origins_.find(pfx);
-        return it != origins_.end() && it->second == route_origin::static_route;
+    auto origin_of = [&](const ip4_prefix &p) -> std::optional<route_origin> {
+        auto it = model_.routes.find(p);
+        if (it == model_.routes.end()) return std::nullopt;
+        return it->second.origin;
     };
-    auto subnet_origin = origins_.find(subnet);
-    const bool need_connected =
-        subnet_origin == origins_.end() || subnet_origin->second != route_origin::connected;
-    for (const ip4_prefix &pfx : {host, subnet}) {
-        if ((pfx == host || need_connected) && is_static(pfx))
-            return reply::failure(fmt::format("static route {} exists; delete it first", pfx.to_string()));
+    const bool need_connected = c.len < 32 && origin_of(subnet) != route_origin::connected;
+    for (const ip4_prefix &p : {host, subnet}) {
+        if ((p == host || need_connected) && origin_of(p) == route_origin::static_route)
+            return reply::failure(fmt::format("static route {} exists; delete it first", p.to_string()));
     }
+    if (auto e = check_route_capacity(host); !e.empty()) return reply::failure(e);
 
-    std::string error;
-    next_hop local{next_hop::kind::local, c.port, {}};
-    if (!r_.routes().set(host, local, error)) return reply::failure(error);
-    if (need_connected && c.len < 32) {
-        next_hop conn{next_hop::kind::connected, c.port, {}};
-        if (!r_.routes().set(subnet, conn, error)) {
-            r_.routes().remove(host);
-            return reply::failure(error);
-        }
-        origins_[subnet] = route_origin::connected;
-    }
-    origins_[host] = route_origin::local;
-    r_.addresses(c.port).push_back(ia);
+    model_.addresses[c.port].push_back(ia);
+    t.undo.push_back([this, port = c.port] { model_.addresses[port].pop_back(); });
+    t.publish.push_back([this, port = c.port, ia] { r_.addresses(port).push_back(ia); });
+    stage_route(host, {route_origin::local, {next_hop::kind::local, c.port, {}}}, t);
+    if (need_connected) stage_route(subnet, {route_origin::connected, {next_hop::kind::connected, c.port, {}}}, t);
     return {};
 }
 
-reply executor::del_address(const cmd_address &c) {
-    auto &addrs = r_.addresses(c.port);
+reply executor::del_address(const cmd_address &c, transaction &t) {
+    auto &addrs = model_.addresses[c.port];
     const interface_address ia{c.addr, c.len};
     auto it = std::find(addrs.begin(), addrs.end(), ia);
     if (it == addrs.end())
@@ -104,42 +220,45 @@ reply executor::del_address(const cmd_address &c) {
                                           c.len, c.port));
     const ip4_prefix subnet = ia.subnet();
     const bool subnet_still_served =
-        std::count_if(addrs.begin(), addrs.end(), [&](const interface_address &o) {
-            return o.subnet() == subnet;
-        }) > 1;
+        std::count_if(addrs.begin(), addrs.end(),
+                      [&](const interface_address &o) { return o.subnet() == subnet; }) > 1;
     if (!subnet_still_served) {
         // Static routes through a gateway on this subnet would lose their way out.
-        for (const auto &[pfx, nh] : r_.routes().routes()) {
-            if (nh.type == next_hop::kind::gateway && subnet.contains(nh.gateway))
+        for (const auto &[pfx, e] : model_.routes) {
+            if (e.nh.type == next_hop::kind::gateway && subnet.contains(e.nh.gateway))
                 return reply::failure(fmt::format("route {} via {} depends on {}; delete it first",
-                                                  pfx.to_string(), nh.gateway.to_string(),
+                                                  pfx.to_string(), e.nh.gateway.to_string(),
                                                   subnet.to_string()));
         }
     }
-    r_.routes().remove(ip4_prefix{c.addr, 32});
-    origins_.erase(ip4_prefix{c.addr, 32});
-    if (!subnet_still_served && c.len < 32) {
-        r_.routes().remove(subnet);
-        origins_.erase(subnet);
-    }
+    const size_t pos = size_t(it - addrs.begin());
     addrs.erase(it);
+    t.undo.push_back([this, port = c.port, pos, ia] {
+        auto &a = model_.addresses[port];
+        a.insert(a.begin() + long(pos), ia);
+    });
+    t.publish.push_back([this, port = c.port, ia] {
+        auto &a = r_.addresses(port);
+        a.erase(std::remove(a.begin(), a.end(), ia), a.end());
+    });
+    stage_route_removal(ip4_prefix{c.addr, 32}, t);
+    if (!subnet_still_served && c.len < 32) stage_route_removal(subnet, t);
     return {};
 }
 
 // ---- routes ----
 
-reply executor::run(const cmd_route &c) {
+reply executor::stage(const cmd_route &c, transaction &t) {
     const std::string pfx = c.prefix.to_string();
-    auto origin = origins_.find(c.prefix);
-    if (origin != origins_.end() && origin->second != route_origin::static_route)
+    auto it = model_.routes.find(c.prefix);
+    const bool exists = it != model_.routes.end();
+    if (exists && it->second.origin != route_origin::static_route)
         return reply::failure(fmt::format("{} is the {} route of an interface address; "
                                           "change the address instead",
-                                          pfx, origin->second == route_origin::local ? "local" : "connected"));
-    const bool exists = origin != origins_.end();
+                                          pfx, it->second.origin == route_origin::local ? "local" : "connected"));
     if (c.action == cmd_route::op::del) {
         if (!exists) return reply::failure(fmt::format("no route {}", pfx));
-        r_.routes().remove(c.prefix);
-        origins_.erase(c.prefix);
+        stage_route_removal(c.prefix, t);
         return {};
     }
     if (c.action == cmd_route::op::add && exists)
@@ -148,10 +267,10 @@ reply executor::run(const cmd_route &c) {
     next_hop nh;
     switch (c.kind) {
         case cmd_route::target::via: {
-            if (r_.is_own_address(c.gateway))
+            if (model_.is_own_address(c.gateway))
                 return reply::failure(fmt::format("gateway {} is one of this router's addresses",
                                                   c.gateway.to_string()));
-            int port = on_link_port(c.gateway);
+            int port = model_.on_link_port(c.gateway);
             if (port < 0)
                 return reply::failure(fmt::format("gateway {} is not on any connected subnet",
                                                   c.gateway.to_string()));
@@ -159,52 +278,246 @@ reply executor::run(const cmd_route &c) {
             break;
         }
         case cmd_route::target::port:
-            if (!r_.valid_port(c.port))
-                return reply::failure(fmt::format("port {} does not exist", c.port));
+            if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
             nh = {next_hop::kind::connected, c.port, {}};
             break;
         case cmd_route::target::blackhole:
             nh = {next_hop::kind::blackhole, 0, {}};
             break;
     }
-    std::string error;
-    if (!r_.routes().set(c.prefix, nh, error)) return reply::failure(error);
-    origins_[c.prefix] = route_origin::static_route;
+    if (auto e = check_route_capacity(c.prefix); !e.empty()) return reply::failure(e);
+    stage_route(c.prefix, {route_origin::static_route, nh}, t);
     return {};
 }
 
 // ---- neighbors ----
 
-reply executor::run(const cmd_neigh &c) {
-    neighbor_cache &nc = r_.neigh_cache();
+reply executor::stage(const cmd_neigh &c, transaction &t) {
+    auto &statics = model_.static_neighbors;
     if (!c.add) {
-        if (!nc.remove(c.ip)) return reply::failure(fmt::format("no neighbor {}", c.ip.to_string()));
+        const bool dynamic = r_.neigh_cache().entries().count(c.ip) > 0;
+        auto it = statics.find(c.ip);
+        if (it == statics.end() && !dynamic)
+            return reply::failure(fmt::format("no neighbor {}", c.ip.to_string()));
+        if (it != statics.end()) {
+            auto before = it->second;
+            statics.erase(it);
+            t.undo.push_back([this, ip = c.ip, before] { model_.static_neighbors[ip] = before; });
+        }
+        t.publish.push_back([this, ip = c.ip] { r_.neigh_cache().remove(ip); });
         return {};
     }
     if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
-    if (bad_source(c.ip) || r_.is_own_address(c.ip))
+    if (!usable_host(c.ip) || model_.is_own_address(c.ip))
         return reply::failure(fmt::format("{} cannot be a neighbor (not a unicast host address, "
                                           "or one of this router's)", c.ip.to_string()));
-    std::string error;
-    if (!nc.add_static(c.ip, c.port, c.mac, slow_path::now_ms(), error)) return reply::failure(error);
+    const auto &entries = r_.neigh_cache().entries();
+    if (!statics.count(c.ip) && !entries.count(c.ip) &&
+        entries.size() + statics.size() >= r_.config().neighbor.max_entries)
+        return reply::failure(fmt::format("neighbor table full ({} entries)",
+                                          r_.config().neighbor.max_entries));
+    std::optional<std::pair<mac_addr, uint16_t>> before;
+    if (auto it = statics.find(c.ip); it != statics.end()) before = it->second;
+    statics[c.ip] = {c.mac, c.port};
+    t.undo.push_back([this, ip = c.ip, before] {
+        if (before)
+            model_.static_neighbors[ip] = *before;
+        else
+            model_.static_neighbors.erase(ip);
+    });
+    t.publish.push_back([this, c] {
+        std::string error;
+        if (!r_.neigh_cache().add_static(c.ip, c.port, c.mac, slow_path::now_ms(), error))
+            RTE_LOG(ERR, USER1, "ssw: neighbor %s not installed: %s\n", c.ip.to_string().c_str(),
+                    error.c_str());
+    });
     return {};
 }
 
 // ---- ports ----
 
-reply executor::run(const cmd_port_mtu &c) {
+reply executor::stage(const cmd_port &c, transaction &t) {
     if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
-    int rc = rte_eth_dev_set_mtu(c.port, c.mtu);
-    if (rc != 0 && rc != -ENOTSUP)
-        return reply::failure(fmt::format("port {}: device refused MTU {}: {}", c.port, c.mtu,
-                                          rte_strerror(-rc)));
-    r_.runtime(c.port).mtu.store(c.mtu, std::memory_order_relaxed);
+    port_settings &ps = model_.ports[c.port];
+    const port_settings before = ps;
+    switch (c.what) {
+        case cmd_port::setting::mtu: {
+            rte_eth_dev_info info{};
+            if (rte_eth_dev_info_get(c.port, &info) == 0 && info.max_mtu &&
+                (c.mtu < info.min_mtu || c.mtu > info.max_mtu))
+                return reply::failure(fmt::format("port {}: MTU {} outside the device's {}..{}",
+                                                  c.port, c.mtu, info.min_mtu, info.max_mtu));
+            ps.mtu = c.mtu;
+            t.publish.push_back([this, port = c.port, mtu = c.mtu] {
+                // Devices without an MTU setting (pcap, null) still get our egress MTU.
+                int rc = rte_eth_dev_set_mtu(port, mtu);
+                if (rc != 0 && rc != -ENOTSUP)
+                    RTE_LOG(WARNING, USER1, "ssw: port %u: device MTU not set: %s\n", port, rte_strerror(-rc));
+                r_.runtime(port).mtu.store(mtu, std::memory_order_relaxed);
+            });
+            break;
+        }
+        case cmd_port::setting::role:
+            ps.core = c.core;
+            t.publish.push_back([this, port = c.port, core = c.core] {
+                r_.runtime(port).role.store(core ? port_role::core : port_role::access,
+                                            std::memory_order_relaxed);
+            });
+            break;
+        case cmd_port::setting::redirects:
+            ps.redirects = c.redirects;
+            t.publish.push_back([this, port = c.port, on = c.redirects] {
+                r_.runtime(port).redirects.store(on, std::memory_order_relaxed);
+            });
+            break;
+    }
+    t.undo.push_back([this, port = c.port, before] { model_.ports[port] = before; });
     return {};
+}
+
+// ---- bindings ----
+
+reply executor::stage(const cmd_nat &c, transaction &t) {
+    const uint32_t m = c.home.host();
+    auto it = model_.bindings.find(m);
+    const bool exists = it != model_.bindings.end();
+    uint64_t held = exists ? it->second.epoch : 0;
+    bool deleted = false;
+    if (!exists) {
+        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) {
+            held = d->second;
+            deleted = true;
+        }
+    }
+    if (c.epoch && *c.epoch < held)
+        return reply::failure(fmt::format("stale update: epoch {} is older than epoch {} held for {}",
+                                          *c.epoch, held, c.home.to_string()));
+
+    if (!c.add) {
+        if (!exists) {
+            if (deleted && c.epoch && *c.epoch == held) return reply{true, {}, json{{"changed", false}}};
+            return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
+        }
+        const binding_entry before = it->second;
+        const uint64_t epoch = c.epoch.value_or(held);
+        model_.owner.erase(m);
+        model_.owner.erase(before.b.care_of.host());
+        model_.bindings.erase(it);
+        std::optional<uint64_t> before_deleted;
+        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+        model_.deleted_epoch[m] = epoch;
+        t.undo.push_back([this, m, before, before_deleted] {
+            model_.bindings[m] = before;
+            model_.owner[m] = m;
+            model_.owner[before.b.care_of.host()] = m;
+            if (before_deleted)
+                model_.deleted_epoch[m] = *before_deleted;
+            else
+                model_.deleted_epoch.erase(m);
+        });
+        t.publish.push_back([this, home = c.home] { r_.nat().remove(home); });
+        return {};
+    }
+
+    const binding b{c.home, c.care_of, kind_of(c.type), c.port};
+    if (!usable_host(c.home) || !usable_host(c.care_of) || c.home == c.care_of)
+        return reply::failure("home and care-of addresses must be distinct unicast host addresses");
+    if (model_.is_own_address(c.home) || model_.is_own_address(c.care_of))
+        return reply::failure("a binding cannot use one of this router's own addresses");
+    if (b.is_local() && !r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (c.epoch && *c.epoch == held) {
+        if (exists && it->second.b == b) return reply{true, {}, json{{"changed", false}}};
+        return reply::failure(fmt::format("epoch {} of {} already {}", held, c.home.to_string(),
+                                          deleted ? "deleted it" : "holds a different binding"));
+    }
+    for (uint32_t a : {m, c.care_of.host()}) {
+        auto o = model_.owner.find(a);
+        if (o != model_.owner.end() && o->second != m)
+            return reply::failure(fmt::format("{} is already used by the binding of {}",
+                                              ip4_addr(a).to_string(), ip4_addr(o->second).to_string()));
+    }
+    if (!exists && model_.bindings.size() >= r_.nat().capacity())
+        return reply::failure(fmt::format("binding table full ({} bindings; see --nat-capacity)",
+                                          r_.nat().capacity()));
+
+    const uint64_t epoch = c.epoch.value_or(held + 1);
+    std::optional<binding_entry> before;
+    if (exists) before = it->second;
+    std::optional<uint64_t> before_deleted;
+    if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+    if (before) model_.owner.erase(before->b.care_of.host());
+    model_.bindings[m] = {b, epoch};
+    model_.owner[m] = m;
+    model_.owner[c.care_of.host()] = m;
+    model_.deleted_epoch.erase(m);
+    t.undo.push_back([this, m, ms = c.care_of.host(), before, before_deleted] {
+        model_.owner.erase(ms);
+        if (before) {
+            model_.bindings[m] = *before;
+            model_.owner[before->b.care_of.host()] = m;
+        } else {
+            model_.bindings.erase(m);
+            model_.owner.erase(m);
+        }
+        if (before_deleted) model_.deleted_epoch[m] = *before_deleted;
+    });
+    t.publish.push_back([this, b] {
+        std::string error;
+        if (!r_.nat().set(b, error))
+            RTE_LOG(ERR, USER1, "ssw: binding of %s not installed: %s\n", b.home.to_string().c_str(),
+                    error.c_str());
+    });
+    return reply{true, {}, json{{"changed", true}, {"epoch", epoch}}};
+}
+
+// ---- proxy-ARP and announcements ----
+
+reply executor::stage(const cmd_proxy_arp &c, transaction &t) {
+    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    const bool present = model_.proxy.contains(c.port, c.prefix);
+    if (c.add && present)
+        return reply::failure(fmt::format("proxy-arp {} port {} exists", c.prefix.to_string(), c.port));
+    if (!c.add && !present)
+        return reply::failure(fmt::format("no proxy-arp {} on port {}", c.prefix.to_string(), c.port));
+    if (c.add) {
+        model_.proxy.add(c.port, c.prefix);
+        t.undo.push_back([this, c] { model_.proxy.remove(c.port, c.prefix); });
+        t.publish.push_back([this, c] { r_.proxy_arp().add(c.port, c.prefix); });
+    } else {
+        model_.proxy.remove(c.port, c.prefix);
+        t.undo.push_back([this, c] { model_.proxy.add(c.port, c.prefix); });
+        t.publish.push_back([this, c] { r_.proxy_arp().remove(c.port, c.prefix); });
+    }
+    return {};
+}
+
+reply executor::stage(const cmd_announce &c, transaction &t) {
+    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    // 4096 addresses per announcement: a /20 in three bursts is ~12k frames.
+    if (c.prefix.len < 20)
+        return reply::failure(fmt::format("{} is too large to announce (at most a /20)",
+                                          c.prefix.to_string()));
+    std::vector<ip4_addr> addrs;
+    const uint32_t first = c.prefix.addr.host(), last = c.prefix.broadcast().host();
+    for (uint64_t a = first; a <= last; ++a) {
+        // Network and broadcast addresses name no host (except in /31 and /32).
+        if (c.prefix.len <= 30 && (a == first || a == last)) continue;
+        if (answers_arp_for(model_, c.port, ip4_addr(uint32_t(a)))) addrs.emplace_back(uint32_t(a));
+    }
+    if (addrs.empty())
+        return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}",
+                                          c.prefix.to_string(), c.port));
+    const size_t n = addrs.size();
+    t.publish.push_back([this, c, addrs = std::move(addrs)]() mutable {
+        r_.slow().announce(c.port, std::move(addrs), c.count, c.interval_ms);
+    });
+    return reply{true, {}, json{{"addresses", n}, {"frames", n * c.count}}};
 }
 
 // ---- show ----
 
-reply executor::run(const cmd_show &c) {
+reply executor::show(const cmd_show &c) const {
     reply r;
     switch (c.item) {
         case cmd_show::what::ports: r.data = show_ports(); break;
@@ -212,6 +525,8 @@ reply executor::run(const cmd_show &c) {
         case cmd_show::what::routes: r.data = show_routes(); break;
         case cmd_show::what::neigh: r.data = show_neigh(); break;
         case cmd_show::what::stats: r.data = show_stats(); break;
+        case cmd_show::what::nat: r.data = show_nat(c.filter); break;
+        case cmd_show::what::proxy_arp: r.data = show_proxy_arp(); break;
     }
     return r;
 }
@@ -225,8 +540,9 @@ json executor::show_ports() const {
         rte_eth_stats st{};
         rte_eth_stats_get(p, &st);
         std::string addrs;
-        for (const auto &ia : r_.addresses(p))
+        for (const auto &ia : model_.addresses[p])
             addrs += (addrs.empty() ? "" : " ") + ip4_prefix{ia.addr, ia.len}.to_string();
+        const port_settings &ps = model_.ports[p];
         json row;
         row["port"] = p;
         row["name"] = info.name;
@@ -234,7 +550,9 @@ json executor::show_ports() const {
         row["mac"] = r_.runtime(p).mac.to_string();
         row["link"] = link.link_status ? "up" : "down";
         row["speed_mbps"] = link.link_speed;
-        row["mtu"] = r_.runtime(p).mtu.load(std::memory_order_relaxed);
+        row["mtu"] = ps.mtu;
+        row["role"] = ps.core ? "core" : "access";
+        row["redirects"] = ps.redirects ? "on" : "off";
         row["rx_queues"] = info.rx_queues;
         row["tx_queues"] = info.tx_queues;
         row["rx_packets"] = st.ipackets;
@@ -250,26 +568,24 @@ json executor::show_ports() const {
 
 json executor::show_addresses() const {
     json rows = json::array();
-    for (uint16_t p = 0; p < r_.port_count(); ++p)
-        for (const auto &ia : r_.addresses(p))
+    for (uint16_t p = 0; p < model_.addresses.size(); ++p)
+        for (const auto &ia : model_.addresses[p])
             rows.push_back(json{{"port", p}, {"address", ip4_prefix{ia.addr, ia.len}.to_string()}});
     return rows;
 }
 
 json executor::show_routes() const {
     json rows = json::array();
-    for (const auto &[pfx, nh] : r_.routes().routes()) {
-        auto it = origins_.find(pfx);
-        const route_origin o = it == origins_.end() ? route_origin::static_route : it->second;
+    for (const auto &[pfx, e] : model_.routes) {
         json row;
         row["prefix"] = pfx.to_string();
         const char *type = "static";
-        if (o == route_origin::connected) type = "connected";
-        if (o == route_origin::local) type = "local";
-        if (nh.type == next_hop::kind::blackhole) type = "blackhole";
+        if (e.origin == route_origin::connected) type = "connected";
+        if (e.origin == route_origin::local) type = "local";
+        if (e.nh.type == next_hop::kind::blackhole) type = "blackhole";
         row["type"] = type;
-        row["via"] = nh.type == next_hop::kind::gateway ? nh.gateway.to_string() : "";
-        row["port"] = nh.type == next_hop::kind::blackhole ? json(nullptr) : json(nh.port);
+        row["via"] = e.nh.type == next_hop::kind::gateway ? e.nh.gateway.to_string() : "";
+        row["port"] = e.nh.type == next_hop::kind::blackhole ? json(nullptr) : json(e.nh.port);
         rows.push_back(row);
     }
     return rows;
@@ -292,6 +608,37 @@ json executor::show_neigh() const {
     return rows;
 }
 
+json executor::show_nat(const std::optional<ip4_addr> &only) const {
+    std::vector<const binding_entry *> list;
+    for (const auto &[m, e] : model_.bindings)
+        if (!only || only->host() == m) list.push_back(&e);
+    std::sort(list.begin(), list.end(),
+              [](const binding_entry *a, const binding_entry *b) { return a->b.home < b->b.home; });
+    const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+    json rows = json::array();
+    for (const binding_entry *e : list) {
+        uint64_t packets, last;
+        r_.nat().hits(e->b.home, packets, last);
+        json row;
+        row["home"] = e->b.home.to_string();
+        row["care_of"] = e->b.care_of.to_string();
+        row["type"] = to_string(e->b.kind);
+        row["port"] = e->b.is_local() ? json(e->b.port) : json(nullptr);
+        row["epoch"] = e->epoch;
+        row["packets"] = packets;
+        row["last_hit_s"] = last ? json(double((now - last) * 10 / hz) / 10.0) : json(nullptr);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+json executor::show_proxy_arp() const {
+    json rows = json::array();
+    for (const auto &[port, pfx] : model_.proxy.entries())
+        rows.push_back(json{{"port", port}, {"prefix", pfx.to_string()}});
+    return rows;
+}
+
 counter_totals executor::totals() const {
     counter_totals t;
     for (unsigned i = 0; i < r_.worker_count(); ++i) t.accumulate(r_.worker_at(i).counters());
@@ -302,48 +649,45 @@ counter_totals executor::totals() const {
 json executor::show_stats() const {
     const counter_totals t = totals() - baseline_;
     json j;
+    j["workers"] = r_.worker_count();
+    json per_worker = json::array();
+    for (unsigned i = 0; i < r_.worker_count(); ++i) {
+        const worker &w = r_.worker_at(i);
+        counter_totals wt;
+        wt.accumulate(w.counters());
+        wt = wt - baseline_workers_[i];
+        per_worker.push_back(json{{"worker", i},
+                                  {"lcore", w.lcore()},
+                                  {"rx_queues", w.rx_queues().size()},
+                                  {"rx_packets", wt.event_count(event::rx_packets)},
+                                  {"forwarded", wt.event_count(event::forwarded)},
+                                  {"tx_packets", wt.event_count(event::tx_packets)},
+                                  {"idle_sleeps", wt.event_count(event::idle_sleeps)}});
+    }
+    j["per_worker"] = per_worker;
     json events;
     for (size_t i = 0; i < kEventCount; ++i) events[std::string(kEventNames[i])] = t.events[i];
+    j["counters"] = events;
     json drops;
     uint64_t dropped = 0;
     for (size_t i = 0; i < kDropReasonCount; ++i) {
         drops[std::string(kDropReasonNames[i])] = t.drops[i];
         dropped += t.drops[i];
     }
-    j["workers"] = r_.worker_count();
-    json per_worker = json::array();
-    for (unsigned i = 0; i < r_.worker_count(); ++i) {
-        const worker &w = r_.worker_at(i);
-        const counter_block &b = w.counters();
-        auto get = [&](event e) { return b.events[size_t(e)].get() - baseline_workers_[i].event_count(e); };
-        per_worker.push_back(json{{"worker", i},
-                                  {"lcore", w.lcore()},
-                                  {"rx_queues", w.rx_queues().size()},
-                                  {"rx_packets", get(event::rx_packets)},
-                                  {"forwarded", get(event::forwarded)},
-                                  {"tx_packets", get(event::tx_packets)},
-                                  {"idle_sleeps", get(event::idle_sleeps)}});
-    }
-    j["per_worker"] = per_worker;
-    j["counters"] = events;
     j["dropped"] = dropped;
     j["drops"] = drops;
+    j["bindings"] = model_.bindings.size();
     return j;
 }
 
-reply executor::run(const cmd_stats_reset &) {
+reply executor::stats_reset() {
     baseline_ = totals();
-    baseline_workers_.assign(r_.worker_count(), counter_totals{});
-    for (unsigned i = 0; i < r_.worker_count(); ++i) baseline_workers_[i].accumulate(r_.worker_at(i).counters());
+    for (unsigned i = 0; i < r_.worker_count(); ++i) {
+        baseline_workers_[i] = counter_totals{};
+        baseline_workers_[i].accumulate(r_.worker_at(i).counters());
+    }
     for (uint16_t p = 0; p < r_.port_count(); ++p) rte_eth_stats_reset(p);
     return {};
-}
-
-reply executor::run(const cmd_help &) {
-    reply r;
-    r.data = json::array();
-    for (const auto &line : command_summary()) r.data.push_back(line);
-    return r;
 }
 
 }  // namespace ssw

@@ -1,9 +1,13 @@
 // Applies commands to a router. One core function per operation; the startup file, the
-// control socket and sswctl all come through execute(). A command is checked against the
-// router's state completely before anything changes: a refused command changes nothing.
+// control socket and sswctl all come through here.
+//
+// Every command is staged: checked against the control model (model.h) and applied to the
+// model, recording its undo and the dataplane update it implies. A refused command undoes
+// its model changes; an accepted one publishes its updates. A batch stages all its commands
+// first and publishes only when every one was accepted: all or nothing.
 #pragma once
 
-#include <map>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/command.h"
+#include "control/model.h"
 #include "dataplane/counters.h"
 #include "dataplane/router.h"
 
@@ -29,36 +34,53 @@ struct reply {
 
 class executor {
 public:
-    explicit executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {}
+    explicit executor(router &r);
 
     reply execute(const command &cmd);
     reply execute_line(std::string_view line);
+    // All of `cmds` or none. A refusal names the command (by its index from 1).
+    reply execute_batch(const std::vector<command> &cmds);
 
-    // Why each route exists, for `show routes` and to refuse deleting what an address owns.
-    enum class route_origin { connected, local, static_route };
+    const control_model &model() const { return model_; }
 
 private:
-    reply run(const cmd_address &c);
-    reply run(const cmd_route &c);
-    reply run(const cmd_neigh &c);
-    reply run(const cmd_port_mtu &c);
-    reply run(const cmd_show &c);
-    reply run(const cmd_stats_reset &c);
-    reply run(const cmd_help &c);
+    // Changes staged by one or more commands, not yet visible to the dataplane.
+    struct transaction {
+        std::vector<std::function<void()>> undo;     // model changes, undone in reverse
+        std::vector<std::function<void()>> publish;  // dataplane updates, run in order
+        void rollback();
+        void commit();
+    };
 
-    reply add_address(const cmd_address &c);
-    reply del_address(const cmd_address &c);
+    reply stage(const command &cmd, transaction &t);
+    reply stage(const cmd_address &c, transaction &t);
+    reply stage(const cmd_route &c, transaction &t);
+    reply stage(const cmd_neigh &c, transaction &t);
+    reply stage(const cmd_port &c, transaction &t);
+    reply stage(const cmd_nat &c, transaction &t);
+    reply stage(const cmd_proxy_arp &c, transaction &t);
+    reply stage(const cmd_announce &c, transaction &t);
+
+    reply add_address(const cmd_address &c, transaction &t);
+    reply del_address(const cmd_address &c, transaction &t);
+    // Stages a route in the model and its publication.
+    void stage_route(const ip4_prefix &p, const route_entry &e, transaction &t);
+    void stage_route_removal(const ip4_prefix &p, transaction &t);
+    std::string check_route_capacity(const ip4_prefix &p) const;
+
+    reply show(const cmd_show &c) const;
     json show_ports() const;
     json show_addresses() const;
     json show_routes() const;
     json show_neigh() const;
     json show_stats() const;
+    json show_nat(const std::optional<ip4_addr> &only) const;
+    json show_proxy_arp() const;
+    reply stats_reset();
     counter_totals totals() const;
-    // The port whose connected subnet holds `a`, or -1.
-    int on_link_port(ip4_addr a) const;
 
     router &r_;
-    std::map<ip4_prefix, route_origin> origins_;
+    control_model model_;
     counter_totals baseline_;
     std::vector<counter_totals> baseline_workers_;
 };

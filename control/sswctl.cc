@@ -20,9 +20,11 @@ constexpr const char *kDefaultSocket = "/run/ssw/ssw-router.sock";
 
 void print_help(const po::options_description &d) {
     std::cout << "Usage: sswctl [options] COMMAND...\n"
-                 "       sswctl [options] -f FILE\n\n"
+                 "       sswctl [options] -f FILE\n"
+                 "       sswctl [options] batch FILE\n\n"
                  "Sends one command (or each command of FILE, stopping at the first refused)\n"
                  "to an ssw-router and prints the reply as a table, or as JSON with --json.\n"
+                 "`batch FILE` applies the commands of FILE all together or not at all.\n"
                  "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
               << d << "\nCommands:\n";
     for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
@@ -82,21 +84,34 @@ int main(int argc, char **argv) {
         return 0;
     }
     const bool as_json = vm.count("json") > 0;
-    if (words.empty() == file.empty()) {
+    if (words.empty() && file.empty()) {
         std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
         return 2;
     }
     std::vector<command_line> commands;
+    if (!file.empty() && !words.empty()) {
+        std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
+        return 2;
+    }
     if (!file.empty()) {
         std::string error;
         if (!read_command_file(file, commands, error)) {
             std::cerr << "sswctl: " << error << "\n";
             return 2;
         }
-    } else {
+    } else if (!(words.size() == 2 && words[0] == "batch")) {
         std::string text;
         for (const auto &w : words) text += (text.empty() ? "" : " ") + w;
         commands.push_back({"", 0, text});
+    }
+
+    const bool batch = file.empty() && words.size() == 2 && words[0] == "batch";
+    if (batch) {
+        std::string error;
+        if (!read_command_file(words[1], commands, error)) {
+            std::cerr << "sswctl: " << error << "\n";
+            return 2;
+        }
     }
 
     control_client client;
@@ -104,6 +119,20 @@ int main(int argc, char **argv) {
     if (!client.connect(socket_path, error)) {
         std::cerr << "sswctl: " << error << "\n";
         return 2;
+    }
+    if (batch) {
+        std::vector<std::string> lines{"batch begin"};
+        for (const auto &cl : commands) lines.push_back(cl.text);
+        lines.push_back("batch commit");
+        auto replies = client.call_many(lines, error);
+        if (!replies) {
+            std::cerr << "sswctl: " << error << "\n";
+            return 2;
+        }
+        // A line refused while queueing names itself; else the commit's verdict stands.
+        for (size_t i = 1; i + 1 < replies->size(); ++i)
+            if (!(*replies)[i].value("ok", false)) return show((*replies)[i], as_json, commands[i - 1].where()) ? 0 : 1;
+        return show(replies->back(), as_json, words[1]) ? 0 : 1;
     }
     for (const auto &cl : commands) {
         auto rep = client.call(cl.text, error);

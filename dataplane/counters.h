@@ -34,6 +34,10 @@ private:
     _(arp_requests_sent, "ARP requests sent to resolve or refresh neighbors")        \
     _(neighbors_learned, "neighbor entries created or updated from ARP")             \
     _(held_packets_sent, "held packets sent after their next hop resolved")          \
+    _(proxy_arp_replies, "ARP replies sent on behalf of proxied addresses")           \
+    _(proxy_arp_suppressed, "proxy-ARP replies not sent: per-port rate limit")         \
+    _(garp_sent, "gratuitous ARP announcements sent")                                  \
+    _(redirects_sent, "ICMP redirects sent")                                           \
     _(echo_replies_sent, "ICMP echo replies sent")                                    \
     _(icmp_errors_sent, "ICMP errors sent (unreachable, time exceeded, frag needed)") \
     _(icmp_errors_suppressed, "ICMP errors not sent: rate limit or slow path busy")     \

@@ -27,6 +27,8 @@ namespace ssw {
     _(no_route, "no route to the destination")                                                \
     _(blackhole, "route is a blackhole")                                                      \
     _(frag_needed, "larger than the egress MTU with DF set")                                  \
+    _(nat_l4_truncated, "to translate, but the transport checksum is not in this fragment")   \
+    _(nat_icmp_quote_truncated, "ICMP error to translate whose quoted header is truncated")   \
     _(fragment_failed, "could not fragment (no buffers or bad options)")                      \
     _(neighbor_failed, "next hop did not answer ARP")                                         \
     _(neighbor_hold_overflow, "hold queue of an unresolved next hop full")                    \

@@ -24,6 +24,8 @@ inline constexpr uint8_t kHostUnreachable = 1;
 inline constexpr uint8_t kProtocolUnreachable = 2;
 inline constexpr uint8_t kPortUnreachable = 3;
 inline constexpr uint8_t kFragNeeded = 4;
+// Redirect code (RFC 792): for the host
+inline constexpr uint8_t kRedirectHost = 1;
 // Time exceeded code
 inline constexpr uint8_t kTtlExceeded = 0;
 

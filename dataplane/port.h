@@ -11,12 +11,16 @@
 
 namespace ssw {
 
-// What workers read per packet. `mac` is fixed once the port starts; `mtu` changes with
-// `port N mtu X` and is read with relaxed loads.
+// What workers read per packet. `mac` is fixed once the port starts; the settings change
+// with `port N ...` commands and are read with relaxed loads.
+enum class port_role : uint8_t { access, core };
+
 struct alignas(64) port_runtime {
     mac_addr mac;
     uint64_t mac_raw = 0;  // mac.raw48(), compared with a masked 8-byte load of the frame
     std::atomic<uint16_t> mtu{1500};
+    std::atomic<port_role> role{port_role::access};  // source translation depends on it
+    std::atomic<bool> redirects{false};              // ICMP redirects on hairpinned packets
     bool active = false;
 };
 

@@ -78,6 +78,10 @@ bool router::init(const router_config &cfg, std::string &error) {
         error = "cannot allocate the neighbor table";
         return false;
     }
+    if (!nat_.init(cfg_.nat_capacity, n_workers, rcu_)) {
+        error = fmt::format("cannot allocate a binding table for {} bindings", cfg_.nat_capacity);
+        return false;
+    }
     slow_ = std::make_unique<slow_path>(*this);
     if (!slow_->init(error)) return false;
     neigh_cache_ = std::make_unique<neighbor_cache>(neighbors_, cfg_.neighbor, *slow_);

@@ -16,9 +16,11 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "dataplane/nat_table.h"
 #include "dataplane/neighbor_cache.h"
 #include "dataplane/neighbor_table.h"
 #include "dataplane/port.h"
+#include "dataplane/proxy_arp.h"
 #include "dataplane/rcu.h"
 #include "dataplane/route_table.h"
 
@@ -35,6 +37,8 @@ struct router_config {
     uint32_t max_routes = 65536;
     uint32_t tbl8_groups = 4096;
     uint32_t icmp_rate = 1000;      // ICMP errors per second, per generating thread
+    uint32_t nat_capacity = 65536;  // bindings
+    uint32_t proxy_arp_rate = 1000; // proxy-ARP replies per second, per port
     uint16_t rx_desc = 1024;
     uint16_t tx_desc = 1024;
     neighbor_params neighbor;
@@ -83,6 +87,13 @@ public:
     std::vector<interface_address> &addresses(uint16_t port) { return addrs_[port]; }
     // Whether `a` is one of our addresses on `port` (on any port when port == UINT16_MAX).
     bool is_own_address(ip4_addr a, uint16_t port = UINT16_MAX) const;
+    bool proxies(uint16_t port, ip4_addr a) const { return proxy_arp_.match(port, a).has_value(); }
+    // The port a local binding delivers `a` on, if `a` is the home address of one.
+    std::optional<uint16_t> local_binding_port(ip4_addr a) const {
+        binding b;
+        if (!nat_.find(a, b) || !b.is_local()) return std::nullopt;
+        return b.port;
+    }
     // The source address for packets we originate out of `port` towards `dst`: the port's
     // address on dst's subnet, else its first address; nullopt when the port has none.
     std::optional<ip4_addr> source_address(uint16_t port, ip4_addr dst) const;
@@ -91,6 +102,10 @@ public:
     route_table &routes() { return routes_; }
     const route_table &routes() const { return routes_; }
     neighbor_table &neighbors() { return neighbors_; }
+    nat_table &nat() { return nat_; }
+    const nat_table &nat() const { return nat_; }
+    proxy_arp_table &proxy_arp() { return proxy_arp_; }
+    const proxy_arp_table &proxy_arp() const { return proxy_arp_; }
     neighbor_cache &neigh_cache() { return *neigh_cache_; }
     slow_path &slow() { return *slow_; }
     rte_mempool *pool() const { return pool_; }
@@ -106,6 +121,8 @@ private:
     rcu_domain rcu_;
     route_table routes_;
     neighbor_table neighbors_;
+    nat_table nat_;
+    proxy_arp_table proxy_arp_;
     std::unique_ptr<neighbor_cache> neigh_cache_;
     std::unique_ptr<slow_path> slow_;
     std::vector<port_info> ports_;

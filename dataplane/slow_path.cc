@@ -39,6 +39,8 @@ bool slow_path::init(std::string &error) {
     }
     const uint64_t rate = std::max<uint32_t>(1, r_.config().icmp_rate);
     icmp_limit_ = token_bucket(rate, rate / 10, 1000, now_ms());
+    const uint64_t proxy_rate = std::max<uint32_t>(1, r_.config().proxy_arp_rate);
+    for (auto &b : proxy_limit_) b = token_bucket(proxy_rate, proxy_rate / 10, 1000, now_ms());
     return true;
 }
 
@@ -72,13 +74,52 @@ void slow_path::done_waiting() {
 
 int slow_path::timeout_ms(int cap) const {
     uint64_t d = r_.neigh_cache().next_deadline();
+    for (const auto &a : announcements_) d = std::min(d, a.next_ms);
     if (d == UINT64_MAX) return cap;
     uint64_t now = now_ms();
     if (d <= now) return 0;
     return int(std::min<uint64_t>(d - now, uint64_t(cap)));
 }
 
-void slow_path::tick() { r_.neigh_cache().tick(now_ms()); }
+void slow_path::tick() {
+    const uint64_t now = now_ms();
+    r_.neigh_cache().tick(now);
+    for (size_t i = 0; i < announcements_.size();) {
+        announcement &a = announcements_[i];
+        if (a.next_ms > now) {
+            ++i;
+            continue;
+        }
+        for (ip4_addr addr : a.addrs) send_garp(a.port, addr);
+        if (--a.left == 0) {
+            announcements_.erase(announcements_.begin() + long(i));
+            continue;
+        }
+        a.next_ms = now + a.interval_ms;
+        ++i;
+    }
+}
+
+void slow_path::announce(uint16_t port, std::vector<ip4_addr> addrs, unsigned count,
+                         unsigned interval_ms) {
+    if (addrs.empty() || count == 0) return;
+    announcements_.push_back({port, std::move(addrs), count, interval_ms, 0});
+    tick();  // the first burst goes now
+}
+
+void slow_path::send_garp(uint16_t port, ip4_addr a) {
+    rte_mbuf *m = alloc_frame();
+    if (!m) return;
+    const mac_addr &mine = r_.runtime(port).mac;
+    // An announcement (RFC 5227 3): a request with sender = target address. Linux updates
+    // an entry it has on it even with arp_accept=0 (and regardless of locktime).
+    arp_message msg{kArpRequest, mine, a, mac_addr{}, a};
+    build_arp_frame(reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, kArpFrameLen)),
+                    mac_addr::from_u64(0xffffffffffffull), mine, msg);
+    counters_.count(event::garp_sent);
+    send_frame(m, port);
+}
+
 
 rte_mbuf *slow_path::alloc_frame() {
     rte_mbuf *m = rte_pktmbuf_alloc(r_.pool());
@@ -115,7 +156,10 @@ unsigned slow_path::poll(unsigned budget) {
                     handle_local(m, pm.port);
                     break;
                 case punt_kind::icmp_error:
-                    send_icmp_error(m, pm.port, pm.icmp_type, pm.icmp_code, pm.mtu);
+                    if (pm.icmp_type == icmp::kRedirect)
+                        send_redirect(m, pm.port, ip4_addr(pm.next_hop));
+                    else
+                        send_icmp_error(m, pm.port, pm.icmp_type, pm.icmp_code, pm.mtu);
                     rte_pktmbuf_free(m);
                     break;
                 case punt_kind::output:
@@ -161,6 +205,26 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
         if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::reply, now))
             counters_.count(event::neighbors_learned);
         rte_pktmbuf_free(m);
+        return;
+    }
+    // Proxy-ARP: answer at once for a proxied address, never to a probe (RFC 5227: only the
+    // owner defends an address) nor to an announcement.
+    if (msg.op == kArpRequest && !msg.is_probe() && !msg.is_gratuitous() &&
+        answers_arp_for(r_, port, msg.target_ip, msg.sender_ip)) {
+        if (!proxy_limit_[port].take(now)) {
+            counters_.count(event::proxy_arp_suppressed);
+            rte_pktmbuf_free(m);
+            return;
+        }
+        if (learnable &&
+            nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::request_to_us, now))
+            counters_.count(event::neighbors_learned);
+        const mac_addr &mine = r_.runtime(port).mac;
+        arp_message reply{kArpReply, mine, msg.target_ip, msg.sender_mac, msg.sender_ip};
+        build_arp_frame(rte_pktmbuf_mtod(m, uint8_t *), msg.sender_mac, mine, reply);
+        m->data_len = m->pkt_len = kArpFrameLen;
+        counters_.count(event::proxy_arp_replies);
+        send_frame(m, port);
         return;
     }
     // Not addressed to us: gratuitous ARP and others refresh an entry we already have.
@@ -254,6 +318,18 @@ void slow_path::send_icmp_error(rte_mbuf *orig, uint16_t in_port, uint8_t type, 
     rte_pktmbuf_trim(m, uint16_t(icmp::kMaxErrorLen - n));
     counters_.count(event::icmp_errors_sent);
     send_ip(m);
+}
+
+void slow_path::send_redirect(rte_mbuf *m, uint16_t in_port, ip4_addr gateway) {
+    // Only to a source on the segment (RFC 1812 5.2.7.2): on a connected subnet of the port,
+    // or a moved VM delivered there by a local binding.
+    const ip4_addr src = src_of(reinterpret_cast<const rte_ipv4_hdr *>(ip_of(m)));
+    bool on_link = false;
+    for (const auto &ia : r_.addresses(in_port)) on_link |= ia.subnet().contains(src);
+    if (r_.local_binding_port(src) == std::optional<uint16_t>(in_port)) on_link = true;
+    if (!on_link || gateway == src) return;
+    send_icmp_error(m, in_port, icmp::kRedirect, icmp::kRedirectHost, gateway.host());
+    counters_.count(event::redirects_sent);
 }
 
 // ---- output ----

@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <array>
 #include <string>
+#include <vector>
 
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include "dataplane/counters.h"
@@ -56,6 +59,10 @@ public:
     void send_ip(rte_mbuf *m);
     rte_mbuf *alloc_frame();
 
+    // Gratuitous ARP for each address: `count` bursts, `interval_ms` apart, the first now.
+    void announce(uint16_t port, std::vector<ip4_addr> addrs, unsigned count, unsigned interval_ms);
+    size_t pending_announcements() const { return announcements_.size(); }
+
     // neighbor_cache::io
     void send_arp_request(uint16_t port, ip4_addr target, const mac_addr *unicast) override;
     void send_held(void *pkt, uint16_t port, const mac_addr &mac) override;
@@ -71,6 +78,18 @@ private:
     void output(rte_mbuf *m, uint16_t port, ip4_addr next_hop, uint64_t now);
     void resolve_and_send(rte_mbuf *m, uint16_t port, ip4_addr next_hop, uint64_t now);
     void drop(rte_mbuf *m, drop_reason why);
+    void send_redirect(rte_mbuf *m, uint16_t in_port, ip4_addr gateway);
+    void send_garp(uint16_t port, ip4_addr a);
+
+    struct announcement {
+        uint16_t port;
+        std::vector<ip4_addr> addrs;
+        unsigned left;
+        unsigned interval_ms;
+        uint64_t next_ms;
+    };
+    std::vector<announcement> announcements_;
+    std::array<token_bucket, RTE_MAX_ETHPORTS> proxy_limit_;
 
     router &r_;
     counter_block counters_;

@@ -14,6 +14,7 @@
 
 #include "dataplane/icmp.h"
 #include "dataplane/ipv4.h"
+#include "dataplane/nat_rewrite.h"
 #include "dataplane/slow_path.h"
 
 namespace ssw {
@@ -109,64 +110,200 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
         }
     }
     if (n_ip == 0) return;
-
-    uint32_t hops[kMaxBurst];
-    rte_lpm_lookup_bulk(r_.routes().lpm(), dsts, hops, n_ip);
-    for (uint16_t j = 0; j < n_ip; ++j) forward(ip_pkts[j], in_port, hops[j]);
+    if (r_.nat().empty())
+        route_burst<false>(in_port, ip_pkts, dsts, n_ip);
+    else
+        route_burst<true>(in_port, ip_pkts, dsts, n_ip);
 }
 
-void worker::forward(rte_mbuf *m, uint16_t in_port, uint32_t hop) {
-    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
-    if (unlikely(!(hop & RTE_LPM_LOOKUP_SUCCESS))) {
-        drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
-                       icmp::kNetUnreachable);
-        return;
+// Decide, then move: the fate of every packet of the burst is computed first (route, checks,
+// translations, with the table lookups done in bulk), then packets are rewritten and queued
+// per egress port. kNat: whether the binding table has entries (chosen once per burst).
+template <bool kNat>
+void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint16_t n) {
+    struct fate {
+        uint32_t next_hop;  // host order
+        uint32_t new_dst;   // network order; 0: keep
+        uint32_t new_src;   // network order; 0: keep
+        const nat_table::slot *dst_binding;
+        const nat_table::slot *src_binding;
+        uint16_t out;
+    };
+    fate f[kMaxBurst];
+    const nat_table &nat = r_.nat();
+    const nat_table::slot *by_dst[kMaxBurst];
+    uint32_t hops[kMaxBurst];
+
+    if constexpr (kNat) {
+        // Destination translation comes before the route lookup (DESIGN.md §1).
+        nat.lookup_bulk(dsts, n, by_dst);
+        uint32_t lpm_keys[kMaxBurst];
+        for (uint16_t j = 0; j < n; ++j) {
+            const nat_table::slot *b = by_dst[j];
+            lpm_keys[j] =
+                b && b->kind == binding_kind::forward && b->home == dsts[j] ? b->care_of : dsts[j];
+        }
+        rte_lpm_lookup_bulk(r_.routes().lpm(), lpm_keys, hops, n);
+    } else {
+        rte_lpm_lookup_bulk(r_.routes().lpm(), dsts, hops, n);
     }
-    const next_hop &nh = r_.routes().hop(hop & 0x00ffffff);
-    switch (nh.type) {
-        case next_hop::kind::connected:
-        case next_hop::kind::gateway:
-            break;
-        case next_hop::kind::local:
-            punt(m, punt_kind::local, in_port);
-            return;
-        case next_hop::kind::blackhole:
-            drop(m, drop_reason::blackhole);
-            return;
-    }
-    if (unlikely(ip->time_to_live <= 1)) {
-        drop_with_icmp(m, drop_reason::ttl_exceeded, in_port, icmp::kTimeExceeded,
-                       icmp::kTtlExceeded);
-        return;
-    }
-    const uint16_t out = nh.port;
-    const uint32_t nh_ip = nh.type == next_hop::kind::gateway ? nh.gateway.host() : dst_of(ip).host();
-    const uint16_t mtu = r_.runtime(out).mtu.load(std::memory_order_relaxed);
-    if (unlikely(total_length(ip) > mtu)) {
-        if (dont_fragment(ip)) {
+
+    // Phase 1: route and check. Errors are answered about the packet as it arrived.
+    uint32_t src_keys[kMaxBurst];
+    uint16_t src_idx[kMaxBurst];
+    uint16_t n_src = 0;
+    for (uint16_t j = 0; j < n; ++j) {
+        rte_mbuf *m = pkts[j];
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
+        fate &fj = f[j];
+        fj.new_dst = fj.new_src = 0;
+        fj.dst_binding = fj.src_binding = nullptr;
+        bool routed = false;
+        if constexpr (kNat) {
+            const nat_table::slot *b = by_dst[j];
+            if (b && b->kind != binding_kind::forward) {
+                // A local binding is M's host route: M* -> M, or M as it is, on b->port.
+                fj.out = b->port;
+                fj.next_hop = b->home;
+                if (dsts[j] == b->care_of) {
+                    fj.new_dst = be32_t(b->home).raw();
+                    fj.dst_binding = b;
+                }
+                routed = true;
+            } else if (b && dsts[j] == b->home) {
+                fj.new_dst = be32_t(b->care_of).raw();
+                fj.dst_binding = b;
+            }
+        }
+        if (!routed) {
+            if (unlikely(!(hops[j] & RTE_LPM_LOOKUP_SUCCESS))) {
+                drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
+                               icmp::kNetUnreachable);
+                pkts[j] = nullptr;
+                continue;
+            }
+            const next_hop &nh = r_.routes().hop(hops[j] & 0x00ffffff);
+            if (unlikely(nh.type != next_hop::kind::connected &&
+                         nh.type != next_hop::kind::gateway)) {
+                if (nh.type == next_hop::kind::local)
+                    punt(m, punt_kind::local, in_port);
+                else
+                    drop(m, drop_reason::blackhole);
+                pkts[j] = nullptr;
+                continue;
+            }
+            fj.out = nh.port;
+            fj.next_hop = nh.type == next_hop::kind::gateway
+                              ? nh.gateway.host()
+                              : (fj.new_dst ? be32_t::from_raw(fj.new_dst).host() : dsts[j]);
+        }
+        if (unlikely(ip->time_to_live <= 1)) {
+            drop_with_icmp(m, drop_reason::ttl_exceeded, in_port, icmp::kTimeExceeded,
+                           icmp::kTtlExceeded);
+            pkts[j] = nullptr;
+            continue;
+        }
+        const port_runtime &out_rt = r_.runtime(fj.out);
+        const uint16_t mtu = out_rt.mtu.load(std::memory_order_relaxed);
+        if (unlikely(total_length(ip) > mtu) && dont_fragment(ip)) {
             drop_with_icmp(m, drop_reason::frag_needed, in_port, icmp::kDestUnreachable,
                            icmp::kFragNeeded, mtu);
-            return;
+            pkts[j] = nullptr;
+            continue;
+        }
+        if (unlikely(fj.out == in_port) && out_rt.redirects.load(std::memory_order_relaxed))
+            redirect(m, in_port, fj.next_hop);
+        if constexpr (kNat) {
+            // Source translation depends on the egress port's role.
+            const bool access = out_rt.role.load(std::memory_order_relaxed) == port_role::access;
+            if (access ? nat.has_forward() : nat.has_local_snat()) {
+                src_keys[n_src] = src_of(ip).host();
+                src_idx[n_src++] = j;
+            }
+        }
+    }
+
+    // Phase 2: source translations, looked up together.
+    if constexpr (kNat) {
+        if (n_src) {
+            const nat_table::slot *by_src[kMaxBurst];
+            nat.lookup_bulk(src_keys, n_src, by_src);
+            for (uint16_t k = 0; k < n_src; ++k) {
+                const nat_table::slot *b = by_src[k];
+                if (!b) continue;
+                fate &fj = f[src_idx[k]];
+                const bool access =
+                    r_.runtime(fj.out).role.load(std::memory_order_relaxed) == port_role::access;
+                if (access && b->kind == binding_kind::forward && src_keys[k] == b->care_of) {
+                    fj.new_src = be32_t(b->home).raw();
+                    fj.src_binding = b;
+                } else if (!access && b->kind == binding_kind::local && src_keys[k] == b->home) {
+                    fj.new_src = be32_t(b->care_of).raw();
+                    fj.src_binding = b;
+                }
+            }
+        }
+    }
+
+    // Phase 3: rewrite and queue.
+    const uint64_t now = kNat ? rte_rdtsc() : 0;
+    for (uint16_t j = 0; j < n; ++j) {
+        rte_mbuf *m = pkts[j];
+        if (!m) continue;
+        const fate &fj = f[j];
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
+        if constexpr (kNat) {
+            if (fj.new_dst | fj.new_src) {
+                auto *raw = reinterpret_cast<uint8_t *>(ip);
+                const size_t len = total_length(ip);
+                drop_reason why;
+                if ((fj.new_dst && !nat::rewrite(raw, len, nat::kDstOffset, fj.new_dst, why)) ||
+                    (fj.new_src && !nat::rewrite(raw, len, nat::kSrcOffset, fj.new_src, why))) {
+                    drop(m, why);
+                    continue;
+                }
+                if (fj.dst_binding) nat_table::hit(fj.dst_binding, index_, now);
+                if (fj.src_binding) nat_table::hit(fj.src_binding, index_, now);
+            }
         }
         decrement_ttl(ip);
-        punt_of(m)->next_hop = nh_ip;
-        punt(m, punt_kind::output, out);
-        return;
+        if (unlikely(total_length(ip) > r_.runtime(fj.out).mtu.load(std::memory_order_relaxed))) {
+            punt_of(m)->next_hop = fj.next_hop;  // no DF: the slow path fragments
+            punt(m, punt_kind::output, fj.out);
+            continue;
+        }
+        uint64_t word;
+        if (unlikely(!r_.neighbors().lookup(ip4_addr(fj.next_hop), word) ||
+                     neighbor_table::port_of(word) != fj.out)) {
+            punt_of(m)->next_hop = fj.next_hop;
+            punt(m, punt_kind::output, fj.out);
+            continue;
+        }
+        auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
+        std::memcpy(eth, &word, 6);
+        std::memcpy(eth + 6, &r_.runtime(fj.out).mac_raw, 6);
+        counters_.count(event::forwarded);
+        to_port(fj.out, m);
     }
-    decrement_ttl(ip);
+}
 
-    uint64_t word;
-    if (unlikely(!r_.neighbors().lookup(ip4_addr(nh_ip), word) ||
-                 neighbor_table::port_of(word) != out)) {
-        punt_of(m)->next_hop = nh_ip;
-        punt(m, punt_kind::output, out);
+void worker::redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway) {
+    // RFC 1812 5.2.7.2: the packet leaves by the port it came in on; tell its source of the
+    // better first hop. A copy goes to the slow path, which checks the source is on-link.
+    if (!icmp_limit_.take(rte_rdtsc())) {
+        counters_.count(event::icmp_errors_suppressed);
         return;
     }
-    auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
-    std::memcpy(eth, &word, 6);
-    std::memcpy(eth + 6, &r_.runtime(out).mac_raw, 6);
-    counters_.count(event::forwarded);
-    to_port(out, m);
+    rte_mbuf *c = rte_pktmbuf_copy(m, r_.pool(), 0, UINT32_MAX);
+    if (!c) {
+        counters_.count(event::icmp_errors_suppressed);
+        return;
+    }
+    punt_meta *pm = punt_of(c);
+    pm->icmp_type = icmp::kRedirect;
+    pm->icmp_code = icmp::kRedirectHost;
+    pm->next_hop = gateway;
+    punt(c, punt_kind::icmp_error, in_port);
 }
 
 void worker::flush_port(uint16_t port) {

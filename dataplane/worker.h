@@ -41,7 +41,9 @@ private:
         rte_mbuf *pkts[kMaxBurst];
     };
 
-    void forward(rte_mbuf *m, uint16_t in_port, uint32_t hop);
+    template <bool kNat>
+    void route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint16_t n);
+    void redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway);
     void to_port(uint16_t port, rte_mbuf *m) {
         tx_buffer &b = txb_[port];
         b.pkts[b.n++] = m;

@@ -1,0 +1,144 @@
+#include "dataplane/nat_table.h"
+
+#include <fmt/format.h>
+
+#include "dataplane/memory.h"
+
+namespace ssw {
+
+const char *to_string(binding_kind k) {
+    switch (k) {
+        case binding_kind::forward: return "forward";
+        case binding_kind::local: return "local";
+        case binding_kind::local_keep_source: return "local-keep-source";
+    }
+    return "?";
+}
+
+nat_table::~nat_table() { table_free(slots_, slots_from_dpdk_); }
+
+bool nat_table::init(uint32_t capacity, unsigned workers, rcu_domain &rcu) {
+    workers_ = std::max(1u, workers);
+    stride_ = (sizeof(slot) + sizeof(hit_counter) * workers_ + 63) / 64 * 64;
+    // Replacements hold an extra slot until their grace period ends; the writer waits for
+    // one when these spares run out (take_slot).
+    n_slots_ = capacity + std::min<uint32_t>(capacity, 4096) + 1;
+    slots_ = static_cast<uint8_t *>(table_alloc(size_t(n_slots_) * stride_, slots_from_dpdk_));
+    if (!slots_) return false;
+    // Each binding has two keys; a replacement briefly holds three.
+    if (!index_.init(capacity * 2 + 2)) return false;
+    free_.reserve(n_slots_);
+    for (uint32_t i = n_slots_; i-- > 0;) free_.push_back(i);
+    bindings_.reserve(capacity);
+    capacity_ = capacity;
+    rcu_ = &rcu;
+    return true;
+}
+
+uint32_t nat_table::take_slot() {
+    if (free_.empty()) {
+        rcu_->synchronize();  // every deferred slot comes back
+        if (free_.empty()) return UINT32_MAX;
+    }
+    uint32_t idx = free_.back();
+    free_.pop_back();
+    return idx;
+}
+
+void nat_table::release_slot(uint32_t idx) {
+    rcu_->defer([this, idx] { free_.push_back(idx); });
+}
+
+void nat_table::count_kind(binding_kind k, int delta) {
+    if (k == binding_kind::forward)
+        n_forward_.fetch_add(uint32_t(delta), std::memory_order_relaxed);
+    else if (k == binding_kind::local)
+        n_local_snat_.fetch_add(uint32_t(delta), std::memory_order_relaxed);
+}
+
+const binding *nat_table::find(ip4_addr home, binding &out) const {
+    auto it = bindings_.find(home.host());
+    if (it == bindings_.end()) return nullptr;
+    const slot *s = at(it->second);
+    out = binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port};
+    return &out;
+}
+
+bool nat_table::set(const binding &b, std::string &error) {
+    const uint32_t m = b.home.host(), ms = b.care_of.host();
+    if (m == 0 || ms == 0 || m == ms) {
+        error = "home and care-of addresses must be distinct and non-zero";
+        return false;
+    }
+    auto existing = bindings_.find(m);
+    // M* may be a key only of this same binding (its current care-of address).
+    uint32_t other;
+    if (index_.lookup(ms, other) && (existing == bindings_.end() || other != existing->second)) {
+        const slot *o = at(other);
+        error = fmt::format("{} is already {} of the binding of {}", b.care_of.to_string(),
+                            o->care_of == ms ? "the care-of address" : "the home address",
+                            ip4_addr(o->home).to_string());
+        return false;
+    }
+    if (existing == bindings_.end() && bindings_.size() >= capacity_) {
+        error = fmt::format("binding table full ({} bindings)", capacity_);
+        return false;
+    }
+    const uint32_t idx = take_slot();
+    if (idx == UINT32_MAX) {
+        error = "binding table out of slots";
+        return false;
+    }
+    slot *s = mut(idx);
+    s->home = m;
+    s->care_of = ms;
+    s->port = b.port;
+    s->kind = b.kind;
+    for (unsigned w = 0; w < workers_; ++w) {
+        s->hits(w).packets.store(0, std::memory_order_relaxed);
+        s->hits(w).last_tsc.store(0, std::memory_order_relaxed);
+    }
+    // The slot is written before any key points at it (upsert publishes with release).
+    // New care-of key first, then the home key swaps to the new slot in one store, then the
+    // old care-of key goes: a packet sees the old binding or the new one.
+    index_.upsert(ms, idx);
+    index_.upsert(m, idx);
+    count_kind(b.kind, +1);
+    if (existing != bindings_.end()) {
+        const uint32_t old = existing->second;
+        const slot *os = at(old);
+        if (os->care_of != ms) index_.erase(os->care_of);
+        count_kind(os->kind, -1);
+        existing->second = idx;
+        release_slot(old);
+    } else {
+        bindings_.emplace(m, idx);
+    }
+    return true;
+}
+
+bool nat_table::remove(ip4_addr home) {
+    auto it = bindings_.find(home.host());
+    if (it == bindings_.end()) return false;
+    const uint32_t idx = it->second;
+    const slot *s = at(idx);
+    index_.erase(s->home);
+    index_.erase(s->care_of);
+    count_kind(s->kind, -1);
+    bindings_.erase(it);
+    release_slot(idx);
+    return true;
+}
+
+void nat_table::hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const {
+    packets = last_tsc = 0;
+    auto it = bindings_.find(home.host());
+    if (it == bindings_.end()) return;
+    const slot *s = at(it->second);
+    for (unsigned w = 0; w < workers_; ++w) {
+        packets += s->hits(w).packets.load(std::memory_order_relaxed);
+        last_tsc = std::max(last_tsc, s->hits(w).last_tsc.load(std::memory_order_relaxed));
+    }
+}
+
+}  // namespace ssw
