@@ -61,8 +61,24 @@ def ping(ns, dst, count=5, interval=0.2, ttl=None, wait=1, size=None, timeout=No
     return parse_ping(res.stdout + res.stderr)
 
 
+# http.server's HTTPServer calls getfqdn() on its address at bind time: a reverse DNS query
+# that stalls for seconds. This one binds without it.
+HTTP_SERVER = r"""
+import http.server, os, socketserver, sys
+os.chdir(sys.argv[3])
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+Server((sys.argv[1], int(sys.argv[2])), Quiet).serve_forever()
+"""
+
+
 class HttpServer:
-    """python3 -m http.server in a namespace, serving a directory with one random file."""
+    """An HTTP server in a namespace, serving a directory with one random file."""
 
     def __init__(self, ns, bind, size=10 * 1024 * 1024, port=8080, name="blob.bin"):
         self.ns, self.bind, self.port, self.name = ns, bind, port, name
@@ -71,10 +87,17 @@ class HttpServer:
         with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)
         self.sha256 = hashlib.sha256(data).hexdigest()
-        self.proc = ns.popen(["/usr/bin/python3", "-m", "http.server", str(port), "--bind", bind,
-                              "--directory", self.dir])
-        wait_until(lambda: ns.run(["ss", "-ltn", f"sport = :{port}"]).stdout.count("LISTEN") > 0,
-                   timeout=10, what="http server")
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self.proc = ns.popen(["/usr/bin/python3", "-c", HTTP_SERVER, bind, str(port), self.dir],
+                             stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: self.proc.poll() is not None or
+                       ns.run(["ss", "-ltn", f"sport = :{port}"]).stdout.count("LISTEN") > 0,
+                       timeout=10, what="http server")
+        finally:
+            if self.proc.poll() is not None:
+                with open(os.path.join(self.dir, "server.log")) as f:
+                    raise RuntimeError(f"http server on {bind}:{port} exited: {f.read()}")
 
     @property
     def url(self):
@@ -84,6 +107,7 @@ class HttpServer:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=5)
+        self.log.close()
 
 
 def http_get(ns, url, timeout=60):
@@ -112,3 +136,55 @@ def traceroute(ns, dst, max_hops=5):
         if len(parts) >= 2:
             hops.append(parts[1])
     return hops
+
+
+def arping(ns, ifname, target, count=2, source=None, unsolicited=False, dad=False, timeout=5):
+    """Sends ARP requests for target from ns; returns the set of MACs that answered."""
+    cmd = ["arping", "-c", str(count), "-w", str(timeout), "-I", ifname]
+    if source:
+        cmd += ["-s", source]
+    if unsolicited:
+        cmd.append("-U")
+    if dad:
+        cmd.append("-D")
+    cmd.append(target)
+    res = ns.run(cmd, check=False, timeout=timeout + 10)
+    return {m.lower() for m in re.findall(r"\[([0-9A-Fa-f:]{17})\]", res.stdout)}
+
+
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(data, peer)
+"""
+
+UDP_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(float(sys.argv[3]))
+s.connect((sys.argv[1], int(sys.argv[2])))
+try:
+    s.send(b"ssw-udp-probe")
+    data, peer = s.recvfrom(65535)
+    print("reply", peer[0], data.decode())
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+"""
+
+
+def udp_echo_server(ns, bind, port):
+    return ns.popen(["/usr/bin/python3", "-c", UDP_ECHO, bind, str(port)])
+
+
+def udp_query(ns, dst, port, timeout=2.0):
+    """One UDP datagram to dst:port on a connected socket: ('reply', source, text),
+    ('refused',) when an ICMP port unreachable came back and matched the socket, or
+    ('timeout',)."""
+    res = ns.run(["/usr/bin/python3", "-c", UDP_CLIENT, dst, str(port), str(timeout)],
+                 check=False, timeout=timeout + 10)
+    return tuple(res.stdout.split())

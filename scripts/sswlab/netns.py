@@ -8,6 +8,7 @@ when the test fails. Nothing is ever configured in the root namespace.
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
 
@@ -82,6 +83,11 @@ class Topology:
     # -- building --
     def ns(self, short):
         name = self.prefix + short
+        # `ip netns exec` mounts /etc/netns/NAME/ over /etc: an empty resolv.conf keeps every
+        # DNS query inside the namespace (to its own loopback), never out through a router.
+        os.makedirs(f"/etc/netns/{name}", exist_ok=True)
+        with open(f"/etc/netns/{name}/resolv.conf", "w") as f:
+            f.write("# no name service in test namespaces\n")
         run(["ip", "netns", "add", name])
         ns = Namespace(self, name)
         self.namespaces.append(ns)
@@ -99,20 +105,20 @@ class Topology:
         tmp_b = f"v{os.getpid() % 10000}b{len(self.namespaces)}{if_b[:3]}"[:15]
         run(["ip", "link", "add", tmp_a, "netns", ns_a.name, "type", "veth",
              "peer", "name", tmp_b, "netns", ns_b.name])
-        ns_a.run(["ip", "link", "set", tmp_a, "name", if_a])
-        ns_b.run(["ip", "link", "set", tmp_b, "name", if_b])
+        ns_a.run(["ip", "link", "set", "dev", tmp_a, "name", if_a])
+        ns_b.run(["ip", "link", "set", "dev", tmp_b, "name", if_b])
         for ns, ifn, mac in ((ns_a, if_a, mac_a), (ns_b, if_b, mac_b)):
             if mac:
-                ns.run(["ip", "link", "set", ifn, "address", mac])
-            ns.run(["ip", "link", "set", ifn, "up"])
+                ns.run(["ip", "link", "set", "dev", ifn, "address", mac])
+            ns.run(["ip", "link", "set", "dev", ifn, "up"])
             ns.run(["ethtool", "-K", ifn, "tx", "off"], check=False)
 
     def bridge(self, ns, name, members=()):
         ns.run(["ip", "link", "add", name, "type", "bridge", "stp_state", "0",
                 "forward_delay", "0"])
-        ns.run(["ip", "link", "set", name, "up"])
+        ns.run(["ip", "link", "set", "dev", name, "up"])
         for m in members:
-            ns.run(["ip", "link", "set", m, "master", name])
+            ns.run(["ip", "link", "set", "dev", m, "master", name])
 
     # -- cleanup --
     def close(self):
@@ -129,6 +135,7 @@ class Topology:
                     p.wait(timeout=5)
         for ns in reversed(self.namespaces):
             run(["ip", "netns", "del", ns.name], check=False)
+            shutil.rmtree(f"/etc/netns/{ns.name}", ignore_errors=True)
 
     def __enter__(self):
         return self
