@@ -71,6 +71,10 @@ po::options_description describe(options &o) {
             "packets held per unresolved next hop")
         ("icmp-rate", po::value(&rc.icmp_rate)->value_name("N")->default_value(rc.icmp_rate),
             "ICMP errors per second (shared by the workers; the slow path has its own)")
+        ("nat-capacity", po::value(&rc.nat_capacity)->value_name("N")->default_value(rc.nat_capacity),
+            "binding table capacity (a /8 is 16777216; ~100 bytes per binding)")
+        ("proxy-arp-rate", po::value(&rc.proxy_arp_rate)->value_name("N")->default_value(rc.proxy_arp_rate),
+            "proxy-ARP replies per second per port")
         ("max-clients", po::value(&o.limits.max_clients)->value_name("N")->default_value(o.limits.max_clients),
             "control socket clients at once")
         ("max-command-bytes", po::value(&o.limits.max_line)->value_name("N")->default_value(o.limits.max_line),
