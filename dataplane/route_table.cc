@@ -75,7 +75,8 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
     }
     uint32_t idx = acquire_hop(nh, error);
     if (idx == UINT32_MAX) return false;
-    int rc = rte_lpm_add(lpm_, prefix.addr.host(), prefix.len, idx);
+    int rc = prefix.len == 0 ? 0 : rte_lpm_add(lpm_, prefix.addr.host(), prefix.len, idx);
+    if (prefix.len == 0) default_.store(idx, std::memory_order_release);
     if (rc != 0) {
         release_hop(nh);
         error = rc == -ENOSPC ? fmt::format("route table out of tbl8 groups adding {}",
@@ -97,7 +98,10 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
 bool route_table::remove(const ip4_prefix &prefix) {
     auto it = routes_.find(prefix);
     if (it == routes_.end()) return false;
-    if (rte_lpm_delete(lpm_, prefix.addr.host(), prefix.len) != 0) return false;
+    if (prefix.len == 0)
+        default_.store(kNoRoute, std::memory_order_release);
+    else if (rte_lpm_delete(lpm_, prefix.addr.host(), prefix.len) != 0)
+        return false;
     next_hop old = it->second;
     routes_.erase(it);
     release_hop(old);

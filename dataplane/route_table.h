@@ -5,6 +5,7 @@
 // still reads the entry it found.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -49,9 +50,13 @@ public:
     // nullptr when no route matches.
     const next_hop *lookup(ip4_addr dst) const {
         uint32_t idx;
-        if (rte_lpm_lookup(lpm_, dst.host(), &idx) != 0) return nullptr;
-        return &hops_[idx];
+        if (rte_lpm_lookup(lpm_, dst.host(), &idx) != 0) idx = default_hop();
+        return idx == kNoRoute ? nullptr : &hops_[idx];
     }
+    // rte_lpm takes depths 1..32: the default route (/0) is kept here, and used when the
+    // LPM has no match. kNoRoute when there is none.
+    static constexpr uint32_t kNoRoute = UINT32_MAX;
+    uint32_t default_hop() const { return default_.load(std::memory_order_acquire); }
 
     // ---- the writer ----
     // Adds a route, or replaces the next hop of an existing prefix atomically. The prefix
@@ -73,6 +78,7 @@ private:
     std::map<next_hop, std::pair<uint32_t, uint32_t>> hop_ids_;  // nh -> (index, refcount)
     std::vector<uint32_t> free_hops_;
     std::map<ip4_prefix, next_hop> routes_;  // the writer's copy, for show and exact match
+    std::atomic<uint32_t> default_{kNoRoute};
 };
 
 }  // namespace ssw

@@ -176,13 +176,17 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
             }
         }
         if (!routed) {
+            uint32_t hop = hops[j] & 0x00ffffff;
             if (unlikely(!(hops[j] & RTE_LPM_LOOKUP_SUCCESS))) {
-                drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
-                               icmp::kNetUnreachable);
-                pkts[j] = nullptr;
-                continue;
+                hop = r_.routes().default_hop();
+                if (hop == route_table::kNoRoute) {
+                    drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
+                                   icmp::kNetUnreachable);
+                    pkts[j] = nullptr;
+                    continue;
+                }
             }
-            const next_hop &nh = r_.routes().hop(hops[j] & 0x00ffffff);
+            const next_hop &nh = r_.routes().hop(hop);
             if (unlikely(nh.type != next_hop::kind::connected &&
                          nh.type != next_hop::kind::gateway)) {
                 if (nh.type == next_hop::kind::local)
