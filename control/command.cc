@@ -371,7 +371,7 @@ const std::vector<std::string> &command_summary() {
         "nat add M to M* local port P [keep-source] [epoch E]",
         "                                      local binding: dst M*->M delivered on P,",
         "                                      src M->M* to core (keep-source: untranslated)",
-        "nat del M [epoch E]                   remove M's binding",
+        "nat del M [epoch E]                   remove M's binding (with E: ensure it is absent as of E)",
         "proxy-arp add|del PREFIX port N       answer ARP for PREFIX on port N",
         "arp announce IP|PREFIX port N [count K] [interval MS]",
         "                                      gratuitous ARP for what the router answers for",

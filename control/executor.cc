@@ -395,8 +395,20 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
 
     if (!c.add) {
         if (!exists) {
-            if (deleted && c.epoch && *c.epoch == held) return reply{true, {}, json{{"changed", false}}};
-            return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
+            // With an epoch, a delete means "absent as of epoch E" (a withdrawal): nothing to
+            // remove, but a later add older than E must still be refused.
+            if (!c.epoch) return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
+            if (*c.epoch == held) return reply{true, {}, json{{"changed", false}}};
+            std::optional<uint64_t> before_deleted;
+            if (deleted) before_deleted = held;
+            model_.deleted_epoch[m] = *c.epoch;
+            t.undo.push_back([this, m, before_deleted] {
+                if (before_deleted)
+                    model_.deleted_epoch[m] = *before_deleted;
+                else
+                    model_.deleted_epoch.erase(m);
+            });
+            return reply{true, {}, json{{"changed", false}}};
         }
         const binding_entry before = it->second;
         const uint64_t epoch = c.epoch.value_or(held);

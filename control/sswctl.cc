@@ -9,6 +9,8 @@
 #include "control/client.h"
 #include "control/command.h"
 #include "control/command_file.h"
+#include "control/orchestrator.h"
+#include "control/topology.h"
 #include "control/table_format.h"
 
 namespace po = boost::program_options;
@@ -17,6 +19,94 @@ using namespace ssw;
 namespace {
 
 constexpr const char *kDefaultSocket = "/run/ssw/ssw-router.sock";
+constexpr const char *kDefaultTopology = "/etc/ssw/topology.json";
+
+struct orchestration {
+    std::string topology = kDefaultTopology;
+    std::string state;
+    std::string to;
+    std::string care_of;
+    std::string mode = "optimized";
+    bool dry_run = false;
+};
+
+// migrate | return | where | reconcile: the orchestrator, over every router of a topology.
+int orchestrate(const std::vector<std::string> &words, const orchestration &o, bool as_json) {
+    const std::string &verb = words[0];
+    const size_t want_args = verb == "reconcile" ? 1 : 2;
+    if (words.size() != want_args) {
+        std::cerr << "sswctl: usage: sswctl " << verb << (want_args == 2 ? " VM" : "")
+                  << " (see sswctl --help)\n";
+        return 2;
+    }
+    topology topo;
+    std::string error;
+    if (!topology::load(o.topology, topo, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    const std::string state = !o.state.empty() ? o.state
+                              : !topo.state_path.empty() ? topo.state_path
+                                                         : o.topology + ".state";
+    auto transport = [](const topo_router &r, const std::vector<std::string> &lines, std::string &err)
+        -> std::optional<std::vector<nlohmann::ordered_json>> {
+        control_client c;
+        if (!c.connect(r.socket, err, 2000)) return std::nullopt;
+        return c.call_many(lines, err, 10000);
+    };
+    orchestrator orch(topo, state, transport);
+    orchestrator::result res;
+    if (verb == "migrate") {
+        if (o.to.empty()) {
+            std::cerr << "sswctl: migrate needs --to SUBNET\n";
+            return 2;
+        }
+        if (o.mode != "optimized" && o.mode != "triangle") {
+            std::cerr << "sswctl: --mode is 'optimized' or 'triangle'\n";
+            return 2;
+        }
+        std::optional<ip4_addr> care_of;
+        if (!o.care_of.empty()) {
+            care_of = ip4_addr::parse(o.care_of);
+            if (!care_of) {
+                std::cerr << "sswctl: --care-of '" << o.care_of << "' is not an IPv4 address\n";
+                return 2;
+            }
+        }
+        res = orch.move(words[1], o.to, care_of, o.mode == "triangle", o.dry_run);
+    } else if (verb == "return") {
+        auto m = topo.vm_address(words[1]);
+        const topo_subnet *home = m ? topo.subnet_of(*m) : nullptr;
+        if (!home) {
+            std::cerr << "sswctl: unknown VM '" << words[1] << "'\n";
+            return 2;
+        }
+        res = orch.move(words[1], home->name, std::nullopt, false, o.dry_run);
+    } else if (verb == "where") {
+        res = orch.where(words[1]);
+    } else {
+        res = orch.reconcile(o.dry_run);
+    }
+    if (as_json) {
+        nlohmann::ordered_json j{{"ok", res.ok}};
+        if (!res.ok) j["error"] = res.error;
+        j["log"] = res.log;
+        if (!res.data.is_null()) j["data"] = res.data;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        if (verb == "where" && res.ok) {
+            nlohmann::ordered_json head = res.data;
+            head.erase("routers");
+            std::cout << render_text(head) << render_text(res.data["routers"]);
+        }
+        for (const auto &line : res.log) std::cout << line << "\n";
+    }
+    if (!res.ok) {
+        std::cerr << "sswctl: " << verb << ": " << res.error << "\n";
+        return 1;
+    }
+    return 0;
+}
 
 void print_help(const po::options_description &d) {
     std::cout << "Usage: sswctl [options] COMMAND...\n"
@@ -24,7 +114,13 @@ void print_help(const po::options_description &d) {
                  "       sswctl [options] batch FILE\n\n"
                  "Sends one command (or each command of FILE, stopping at the first refused)\n"
                  "to an ssw-router and prints the reply as a table, or as JSON with --json.\n"
-                 "`batch FILE` applies the commands of FILE all together or not at all.\n"
+                 "`batch FILE` applies the commands of FILE all together or not at all.\n\n"
+                 "Orchestrator, over every router of a topology (-t, conf/README.md):\n"
+                 "  sswctl -t TOPO migrate VM --to SUBNET [--care-of ADDR] [--mode optimized|triangle]\n"
+                 "  sswctl -t TOPO return VM          move VM back to its home subnet\n"
+                 "  sswctl -t TOPO where VM           location, epoch, and what each router holds\n"
+                 "  sswctl -t TOPO reconcile          repair routers that differ from the VMs' state\n"
+                 "  (--dry-run prints the commands per router instead of sending them)\n"
                  "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
               << d << "\nCommands:\n";
     for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
@@ -51,6 +147,7 @@ int main(int argc, char **argv) {
     std::string socket_path = kDefaultSocket;
     std::string file;
     std::vector<std::string> words;
+    orchestration orch;
     po::options_description desc("Options");
     // clang-format off
     desc.add_options()
@@ -59,7 +156,17 @@ int main(int argc, char **argv) {
         ("socket,s", po::value(&socket_path)->value_name("PATH")->default_value(kDefaultSocket),
             "the router's control socket")
         ("json,j", "print the router's JSON reply")
-        ("file,f", po::value(&file)->value_name("FILE"), "send each command of FILE in turn");
+        ("file,f", po::value(&file)->value_name("FILE"), "send each command of FILE in turn")
+        ("topology,t", po::value(&orch.topology)->value_name("FILE")->default_value(kDefaultTopology),
+            "orchestrator: the deployment's topology (JSON)")
+        ("state", po::value(&orch.state)->value_name("FILE"),
+            "orchestrator: VM location state (default: the topology's \"state\")")
+        ("to", po::value(&orch.to)->value_name("SUBNET"), "migrate: target subnet (name or prefix)")
+        ("care-of", po::value(&orch.care_of)->value_name("ADDR"),
+            "migrate: care-of address (default: the first free one of the subnet's pool)")
+        ("mode", po::value(&orch.mode)->value_name("MODE")->default_value("optimized"),
+            "migrate: optimized (every router translates) or triangle (only the home router)")
+        ("dry-run,n", "orchestrator: print the commands per router, change nothing");
     // clang-format on
     po::options_description hidden;
     hidden.add_options()("command", po::value(&words));
@@ -84,6 +191,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     const bool as_json = vm.count("json") > 0;
+    orch.dry_run = vm.count("dry-run") > 0;
+    if (const char *t = getenv("SSW_TOPOLOGY"); t && vm["topology"].defaulted()) orch.topology = t;
+    if (!words.empty() && (words[0] == "migrate" || words[0] == "return" || words[0] == "where" ||
+                           words[0] == "reconcile"))
+        return orchestrate(words, orch, as_json);
     if (words.empty() && file.empty()) {
         std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
         return 2;

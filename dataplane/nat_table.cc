@@ -6,15 +6,6 @@
 
 namespace ssw {
 
-const char *to_string(binding_kind k) {
-    switch (k) {
-        case binding_kind::forward: return "forward";
-        case binding_kind::local: return "local";
-        case binding_kind::local_keep_source: return "local-keep-source";
-    }
-    return "?";
-}
-
 nat_table::~nat_table() { table_free(slots_, slots_from_dpdk_); }
 
 bool nat_table::init(uint32_t capacity, unsigned workers, rcu_domain &rcu) {

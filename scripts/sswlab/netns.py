@@ -78,6 +78,7 @@ class Topology:
         self.prefix = f"ssw{os.getpid() % 100000}{tag}-"
         self.namespaces = []
         self.processes = []
+        self.links = 0
         self.closed = False
 
     # -- building --
@@ -101,8 +102,9 @@ class Topology:
         """A veth pair between two namespaces, both ends up. host_side lists the namespaces
         whose end is a Linux host (tx checksum offload turned off: af_packet reads partial
         checksums otherwise)."""
-        tmp_a = f"v{os.getpid() % 10000}a{len(self.namespaces)}{if_a[:3]}"[:15]
-        tmp_b = f"v{os.getpid() % 10000}b{len(self.namespaces)}{if_b[:3]}"[:15]
+        self.links += 1
+        tmp_a = f"v{os.getpid() % 100000}a{self.links}"[:15]
+        tmp_b = f"v{os.getpid() % 100000}b{self.links}"[:15]
         run(["ip", "link", "add", tmp_a, "netns", ns_a.name, "type", "veth",
              "peer", "name", tmp_b, "netns", ns_b.name])
         ns_a.run(["ip", "link", "set", "dev", tmp_a, "name", if_a])

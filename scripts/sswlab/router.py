@@ -47,16 +47,20 @@ class Router:
     Memory: hugepages when the machine has them, else --no-huge (see README)."""
 
     def __init__(self, topo, ns, name, ports, config=(), lcores="0", qpairs=1,
-                 extra_args=(), memory_mb=256, huge=None):
+                 extra_args=(), memory_mb=256, huge=None, config_path=None, socket=None):
+        """config: the startup commands, or config_path: a file of them."""
         self.topo = topo
         self.ns = ns
         self.name = name
         self.ports = list(ports)
         self.dir = tempfile.mkdtemp(prefix=f"ssw-{name}-")
-        self.socket = os.path.join(self.dir, "ctl.sock")
-        self.config_path = os.path.join(self.dir, "startup.conf")
-        with open(self.config_path, "w") as f:
-            f.write("\n".join(config) + "\n")
+        self.socket = socket or os.path.join(self.dir, "ctl.sock")
+        if config_path:
+            self.config_path = config_path
+        else:
+            self.config_path = os.path.join(self.dir, "startup.conf")
+            with open(self.config_path, "w") as f:
+                f.write("\n".join(config) + "\n")
         self.log_path = os.path.join(self.dir, "router.log")
         self.prefix = f"{topo.prefix}{name}"
         huge = hugepages_available() if huge is None else huge
@@ -69,7 +73,9 @@ class Router:
         self.proc = None
 
     def start(self, wait=True):
-        self.log = open(self.log_path, "w")
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)  # left by an earlier run of this router
+        self.log = open(self.log_path, "a")
         self.proc = self.ns.popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
             wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
@@ -87,6 +93,12 @@ class Router:
         code = self.proc.wait(timeout=timeout)
         self.log.close()
         return code
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.wait()
 
     def stop(self, timeout=10):
         """SIGTERM; returns the exit code."""

@@ -1,0 +1,156 @@
+"""The paper's testbed (Figure 4) plus R4, in network namespaces, with four real ssw-router
+processes and Linux hosts (conf/testbed/ holds the routers' configurations and the
+orchestrator's topology).
+
+          E 203.0.113.10
+               |  (segment "external", bridge br203)
+            [R1 edge] --core-- [R2] -- segment "foreign"  192.168.10.0/24: B .2
+                      --core-- [R3] -- segment "home"     192.168.11.0/24: D .2, C .3, V .4
+                      --core-- [R4] -- segment "foreign2" 192.168.12.0/24: G .2
+
+The segments are Linux bridges in one namespace ("lan"). The VMs C and V are namespaces with
+their own MAC, address /24 and default gateway 192.168.11.1; a live migration is emulated by
+moving the VM's link from one segment's bridge to another's (its address, MAC and routes
+untouched), then running `sswctl migrate`.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+from .hosts import arping  # noqa: F401  (re-exported for tests)
+from .netns import Topology, run
+from .router import SSWCTL_BIN, Router
+
+CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/testbed")
+
+SEGMENTS = {  # name -> (bridge, router, router port index)
+    "external": ("br203", "R1", 0),
+    "foreign": ("br10", "R2", 1),
+    "home": ("br11", "R3", 1),
+    "foreign2": ("br12", "R4", 1),
+}
+CORE_LINKS = [("R1", 1, "R2", 0), ("R1", 2, "R3", 0), ("R1", 3, "R4", 0)]
+HOSTS = {  # name -> (segment, address/len, gateway)
+    "E": ("external", "203.0.113.10/24", "203.0.113.1"),
+    "B": ("foreign", "192.168.10.2/24", "192.168.10.1"),
+    "D": ("home", "192.168.11.2/24", "192.168.11.1"),
+    "G": ("foreign2", "192.168.12.2/24", "192.168.12.1"),
+    # The VMs: home addresses, they never change.
+    "C": ("home", "192.168.11.3/24", "192.168.11.1"),
+    "V": ("home", "192.168.11.4/24", "192.168.11.1"),
+}
+VMS = ("C", "V")
+LCORES = {"R1": "1", "R2": "0", "R3": "1", "R4": "0"}  # two cores, four routers: they sleep
+ROUTER_PORTS = {"R1": 4, "R2": 2, "R3": 2, "R4": 2}
+
+
+def addr(host):
+    return HOSTS[host][1].split("/")[0]
+
+
+class Testbed:
+    def __init__(self, router_args=()):
+        self.topo = Topology("tb")
+        self.dir = tempfile.mkdtemp(prefix="ssw-testbed-")
+        self.router_args = list(router_args)
+        self.routers = {}
+        self.hosts = {}
+        self.segment_of = {}  # VM -> segment it is attached to now
+        try:
+            self._build()
+        except Exception:
+            self.close()
+            raise
+
+    # -- construction --
+    def _build(self):
+        t = self.topo
+        self.lan = t.ns("lan")
+        for seg, (br, _, _) in SEGMENTS.items():
+            t.bridge(self.lan, br)
+        rns = {name: t.ns(name.lower()) for name in ROUTER_PORTS}
+        self.router_ns = rns
+        ports = {name: [None] * n for name, n in ROUTER_PORTS.items()}
+        for a, pa, b, pb in CORE_LINKS:
+            ia, ib = f"p{pa}", f"p{pb}"
+            t.veth(rns[a], ia, rns[b], ib)
+            ports[a][pa] = ia
+            ports[b][pb] = ib
+        for seg, (br, rname, p) in SEGMENTS.items():
+            ifn = f"p{p}"
+            t.veth(rns[rname], ifn, self.lan, f"{rname.lower()}-{seg}"[:15])
+            self.lan.run(["ip", "link", "set", "dev", f"{rname.lower()}-{seg}"[:15], "master", br])
+            ports[rname][p] = ifn
+        for h, (seg, a, gw) in HOSTS.items():
+            ns = t.ns(h.lower())
+            self.hosts[h] = ns
+            t.veth(ns, "eth0", self.lan, self._lan_port(h))
+            ns.run(["ip", "addr", "add", a, "dev", "eth0"])
+            ns.run(["ip", "route", "add", "default", "via", gw])
+            self._attach(h, seg)
+        # The topology, with the sockets of this run.
+        with open(os.path.join(CONF, "topology.json")) as f:
+            topo = json.load(f)
+        for name, r in topo["routers"].items():
+            r["socket"] = os.path.join(self.dir, f"{name.lower()}.sock")
+        topo["state"] = os.path.join(self.dir, "vm-state.json")
+        self.topology_path = os.path.join(self.dir, "topology.json")
+        with open(self.topology_path, "w") as f:
+            json.dump(topo, f, indent=2)
+        for name in ROUTER_PORTS:
+            self.routers[name] = Router(
+                t, rns[name], name.lower(), ports[name], lcores=LCORES[name],
+                config_path=os.path.join(CONF, f"{name.lower()}.conf"),
+                socket=topo["routers"][name]["socket"], extra_args=self.router_args)
+        for r in self.routers.values():
+            r.start()
+
+    def _lan_port(self, host):
+        return f"h-{host.lower()}"
+
+    def _attach(self, host, seg):
+        port = self._lan_port(host)
+        self.lan.run(["ip", "link", "set", "dev", port, "nomaster"])
+        self.lan.run(["ip", "link", "set", "dev", port, "master", SEGMENTS[seg][0]])
+        self.segment_of[host] = seg
+
+    # -- VM moves --
+    def sswctl(self, *args, check=False):
+        return run([SSWCTL_BIN, "-t", self.topology_path, *args], check=check, timeout=60)
+
+    def orchestrate(self, *args):
+        """Runs an orchestrator command (--json); returns its JSON result."""
+        res = self.sswctl("--json", *args)
+        try:
+            return json.loads(res.stdout)
+        except json.JSONDecodeError:
+            raise RuntimeError(f"sswctl {' '.join(args)}: {res.stdout} {res.stderr}")
+
+    def move(self, vm, seg, mode="optimized", announce_self=True):
+        """Live-migrates VM to segment seg: the link moves, then the routers are updated. The
+        VM then announces itself, as hypervisors make a migrated guest do."""
+        self._attach(vm, seg)
+        home = seg == "home"
+        out = self.orchestrate("return", vm) if home else self.orchestrate(
+            "migrate", vm, "--to", seg, "--mode", mode)
+        if not out["ok"]:
+            raise RuntimeError(f"move of {vm} to {seg} failed: {out.get('error')}\n{out.get('log')}")
+        if announce_self:
+            arping(self.hosts[vm], "eth0", addr(vm), count=1, unsolicited=True, timeout=1)
+        return out
+
+    def where(self, vm):
+        return self.orchestrate("where", vm)
+
+    # -- captures --
+    def capture(self, ns, ifname, name):
+        """Starts tcpdump on ns/ifname (IPv4 only); returns a handle for read_capture."""
+        path = os.path.join(self.dir, f"{name}.pcap")
+        proc = ns.popen(["tcpdump", "-i", ifname, "-n", "-U", "-w", path, "ip"],
+                        stderr=subprocess.DEVNULL)
+        return proc, path
+
+    def close(self):
+        self.topo.close()
