@@ -427,7 +427,10 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
             else
                 model_.deleted_epoch.erase(m);
         });
-        t.publish.push_back([this, home = c.home] { r_.nat().remove(home); });
+        t.publish.push_back([this, home = c.home, local = before.b.is_local()] {
+            r_.nat().remove(home);
+            if (local) r_.neigh_cache().remove(home);  // the VM left this segment
+        });
         return {};
     }
 
@@ -474,6 +477,9 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         }
         if (before_deleted) model_.deleted_epoch[m] = *before_deleted;
     });
+    // A VM that left this router's segment: its neighbor entry there is stale now.
+    if (before && before->b.is_local() && !(b.is_local() && b.port == before->b.port))
+        t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove(m); });
     t.publish.push_back([this, b] {
         std::string error;
         if (!r_.nat().set(b, error))
@@ -510,20 +516,24 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
     if (c.prefix.len < 20)
         return reply::failure(fmt::format("{} is too large to announce (at most a /20)",
                                           c.prefix.to_string()));
-    std::vector<ip4_addr> addrs;
+    // What the router answers for (per the model, batch included) and the neighbours it has
+    // confirmed on that port.
+    size_t n = 0;
     const uint32_t first = c.prefix.addr.host(), last = c.prefix.broadcast().host();
-    for (uint64_t a = first; a <= last; ++a) {
-        // Network and broadcast addresses name no host (except in /31 and /32).
-        if (c.prefix.len <= 30 && (a == first || a == last)) continue;
-        if (answers_arp_for(model_, c.port, ip4_addr(uint32_t(a)))) addrs.emplace_back(uint32_t(a));
+    const auto &neighbors = r_.neigh_cache().entries();
+    for (uint64_t v = first; v <= last; ++v) {
+        if (c.prefix.len <= 30 && (v == first || v == last)) continue;
+        const ip4_addr a{uint32_t(v)};
+        auto nb = neighbors.find(a);
+        if (answers_arp_for(model_, c.port, a) ||
+            (nb != neighbors.end() && nb->second.port == c.port &&
+             (nb->second.state == neighbor_state::reachable || nb->second.state == neighbor_state::permanent)))
+            ++n;
     }
-    if (addrs.empty())
-        return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}",
-                                          c.prefix.to_string(), c.port));
-    const size_t n = addrs.size();
-    t.publish.push_back([this, c, addrs = std::move(addrs)]() mutable {
-        r_.slow().announce(c.port, std::move(addrs), c.count, c.interval_ms);
-    });
+    if (n == 0)
+        return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}, "
+                                          "nor knows a host of it there", c.prefix.to_string(), c.port));
+    t.publish.push_back([this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
     return reply{true, {}, json{{"addresses", n}, {"frames", n * c.count}}};
 }
 

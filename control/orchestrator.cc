@@ -402,7 +402,9 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
         announce(target->router, home->prefix.to_string(), target->port, res);
         announce(home->router, m->to_string(), home->port, res);
     } else {
-        announce(home->router, home->gateway.to_string(), home->port, res);
+        // Back home, the VM's cache still points home neighbours at the foreign router: the
+        // home router tells the segment its own MAC and the neighbours' true ones.
+        announce(home->router, home->prefix.to_string(), home->port, res);
     }
     if (old_at && old_at != home && old_at != target) announce(old_at->router, m->to_string(), old_at->port, res);
     return res;

@@ -90,7 +90,7 @@ void slow_path::tick() {
             ++i;
             continue;
         }
-        for (ip4_addr addr : a.addrs) send_garp(a.port, addr);
+        for (const auto &[addr, mac] : announcement_for(a.port, a.prefix)) send_garp(a.port, addr, mac);
         if (--a.left == 0) {
             announcements_.erase(announcements_.begin() + long(i));
             continue;
@@ -100,20 +100,44 @@ void slow_path::tick() {
     }
 }
 
-void slow_path::announce(uint16_t port, std::vector<ip4_addr> addrs, unsigned count,
+void slow_path::announce(uint16_t port, const ip4_prefix &prefix, unsigned count,
                          unsigned interval_ms) {
-    if (addrs.empty() || count == 0) return;
-    announcements_.push_back({port, std::move(addrs), count, interval_ms, 0});
+    if (count == 0) return;
+    announcements_.push_back({port, prefix, count, interval_ms, 0});
     tick();  // the first burst goes now
 }
 
-void slow_path::send_garp(uint16_t port, ip4_addr a) {
+std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(uint16_t port,
+                                                                       const ip4_prefix &prefix) const {
+    std::vector<std::pair<ip4_addr, mac_addr>> out;
+    const uint32_t first = prefix.addr.host(), last = prefix.broadcast().host();
+    const auto &neighbors = r_.neigh_cache().entries();
+    for (uint64_t v = first; v <= last; ++v) {
+        const ip4_addr a{uint32_t(v)};
+        // Network and broadcast addresses name no host (except in /31 and /32).
+        if (prefix.len <= 30 && (v == first || v == last)) continue;
+        if (answers_arp_for(r_, port, a)) {
+            out.emplace_back(a, r_.runtime(port).mac);
+            continue;
+        }
+        // Only what was confirmed lately: a stale MAC announced would mislead every host.
+        auto n = neighbors.find(a);
+        if (n != neighbors.end() && n->second.port == port &&
+            (n->second.state == neighbor_state::reachable || n->second.state == neighbor_state::permanent))
+            out.emplace_back(a, n->second.mac);
+    }
+    return out;
+}
+
+void slow_path::send_garp(uint16_t port, ip4_addr a, const mac_addr &mac) {
     rte_mbuf *m = alloc_frame();
     if (!m) return;
     const mac_addr &mine = r_.runtime(port).mac;
     // An announcement (RFC 5227 3): a request with sender = target address. Linux updates
-    // an entry it has on it even with arp_accept=0 (and regardless of locktime).
-    arp_message msg{kArpRequest, mine, a, mac_addr{}, a};
+    // an entry it has on it even with arp_accept=0 (and regardless of locktime). The frame
+    // comes from our MAC, so bridges keep learning the host's MAC where the host is; the
+    // ARP sender hardware address says where `a` is reached.
+    arp_message msg{kArpRequest, mac, a, mac_addr{}, a};
     build_arp_frame(reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, kArpFrameLen)),
                     mac_addr::from_u64(0xffffffffffffull), mine, msg);
     counters_.count(event::garp_sent);
@@ -227,8 +251,13 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
         send_frame(m, port);
         return;
     }
-    // Not addressed to us: gratuitous ARP and others refresh an entry we already have.
-    if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::other, now)) {
+    // Not addressed to us: gratuitous ARP and others refresh an entry we already have; from a
+    // VM we deliver on this port (a local binding) they create it, since we expect it here:
+    // its announcement after a move tells us its MAC before any packet needs it.
+    const auto kind = r_.local_binding_port(msg.sender_ip) == std::optional<uint16_t>(port)
+                          ? neighbor_cache::arp_kind::request_to_us
+                          : neighbor_cache::arp_kind::other;
+    if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac, kind, now)) {
         counters_.count(event::neighbors_learned);
         rte_pktmbuf_free(m);
         return;

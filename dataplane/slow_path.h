@@ -59,8 +59,14 @@ public:
     void send_ip(rte_mbuf *m);
     rte_mbuf *alloc_frame();
 
-    // Gratuitous ARP for each address: `count` bursts, `interval_ms` apart, the first now.
-    void announce(uint16_t port, std::vector<ip4_addr> addrs, unsigned count, unsigned interval_ms);
+    // Gratuitous ARP for every address of `prefix` reachable on `port`, each with the MAC
+    // it is reached at: the router's for what it answers for (its own and proxied
+    // addresses), the host's own for a confirmed neighbor there (a co-located moved VM, a
+    // home neighbour after a return: DESIGN.md §1 layer 2). `count` bursts, `interval_ms`
+    // apart, the first now; each burst looks the addresses up afresh.
+    void announce(uint16_t port, const ip4_prefix &prefix, unsigned count, unsigned interval_ms);
+    // What one burst of such an announcement would say: (address, MAC) pairs.
+    std::vector<std::pair<ip4_addr, mac_addr>> announcement_for(uint16_t port, const ip4_prefix &prefix) const;
     size_t pending_announcements() const { return announcements_.size(); }
 
     // neighbor_cache::io
@@ -79,11 +85,11 @@ private:
     void resolve_and_send(rte_mbuf *m, uint16_t port, ip4_addr next_hop, uint64_t now);
     void drop(rte_mbuf *m, drop_reason why);
     void send_redirect(rte_mbuf *m, uint16_t in_port, ip4_addr gateway);
-    void send_garp(uint16_t port, ip4_addr a);
+    void send_garp(uint16_t port, ip4_addr a, const mac_addr &mac);
 
     struct announcement {
         uint16_t port;
-        std::vector<ip4_addr> addrs;
+        ip4_prefix prefix;
         unsigned left;
         unsigned interval_ms;
         uint64_t next_ms;
