@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/setup-hugepages.sh
 scripts/build.sh
-exec /usr/bin/python3 scripts/demo_routing.py
+exec /usr/bin/python3 scripts/demo_testbed.py "$@"
