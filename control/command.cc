@@ -351,6 +351,82 @@ parse_result parse_command(std::string_view line) {
     }
 }
 
+bool is_config_change(const command &c) {
+    return std::holds_alternative<cmd_address>(c) || std::holds_alternative<cmd_route>(c) ||
+           std::holds_alternative<cmd_neigh>(c) || std::holds_alternative<cmd_port>(c) ||
+           std::holds_alternative<cmd_nat>(c) || std::holds_alternative<cmd_proxy_arp>(c);
+}
+
+namespace {
+
+struct formatter {
+    std::string operator()(const cmd_address &c) const {
+        return fmt::format("address {} {}/{} port {}", c.add ? "add" : "del", c.addr.to_string(), c.len, c.port);
+    }
+    std::string operator()(const cmd_route &c) const {
+        const char *verb = c.action == cmd_route::op::add ? "add" : c.action == cmd_route::op::replace ? "replace" : "del";
+        std::string s = fmt::format("route {} {}", verb, c.prefix.to_string());
+        if (c.action == cmd_route::op::del) return s;
+        switch (c.kind) {
+            case cmd_route::target::via: return s + " via " + c.gateway.to_string();
+            case cmd_route::target::port: return s + fmt::format(" port {}", c.port);
+            case cmd_route::target::blackhole: return s + " blackhole";
+        }
+        return s;
+    }
+    std::string operator()(const cmd_neigh &c) const {
+        if (!c.add) return "neigh del " + c.ip.to_string();
+        return fmt::format("neigh add {} lladdr {} port {}", c.ip.to_string(), c.mac.to_string(), c.port);
+    }
+    std::string operator()(const cmd_port &c) const {
+        switch (c.what) {
+            case cmd_port::setting::mtu: return fmt::format("port {} mtu {}", c.port, c.mtu);
+            case cmd_port::setting::role: return fmt::format("port {} role {}", c.port, c.core ? "core" : "access");
+            case cmd_port::setting::redirects:
+                return fmt::format("port {} redirects {}", c.port, c.redirects ? "on" : "off");
+        }
+        return {};
+    }
+    std::string operator()(const cmd_nat &c) const {
+        std::string s = c.add ? fmt::format("nat add {} to {}", c.home.to_string(), c.care_of.to_string())
+                              : "nat del " + c.home.to_string();
+        if (c.add && c.type != cmd_nat::kind::forward) {
+            s += fmt::format(" local port {}", c.port);
+            if (c.type == cmd_nat::kind::local_keep_source) s += " keep-source";
+        }
+        if (c.epoch) s += fmt::format(" epoch {}", *c.epoch);
+        return s;
+    }
+    std::string operator()(const cmd_proxy_arp &c) const {
+        return fmt::format("proxy-arp {} {} port {}", c.add ? "add" : "del", c.prefix.to_string(), c.port);
+    }
+    std::string operator()(const cmd_announce &c) const {
+        return fmt::format("arp announce {} port {} count {} interval {}", c.prefix.to_string(), c.port,
+                           c.count, c.interval_ms);
+    }
+    std::string operator()(const cmd_show &c) const {
+        switch (c.item) {
+            case cmd_show::what::ports: return "show ports";
+            case cmd_show::what::addresses: return "show addresses";
+            case cmd_show::what::routes: return "show routes";
+            case cmd_show::what::neigh: return "show neigh";
+            case cmd_show::what::stats: return "show stats";
+            case cmd_show::what::nat: return c.filter ? "show nat " + c.filter->to_string() : "show nat";
+            case cmd_show::what::proxy_arp: return "show proxy-arp";
+        }
+        return {};
+    }
+    std::string operator()(const cmd_stats_reset &) const { return "stats reset"; }
+    std::string operator()(const cmd_help &) const { return "help"; }
+    std::string operator()(const cmd_batch &c) const {
+        return c.action == cmd_batch::op::begin ? "batch begin" : c.action == cmd_batch::op::commit ? "batch commit" : "batch abort";
+    }
+};
+
+}  // namespace
+
+std::string format_command(const command &c) { return std::visit(formatter{}, c); }
+
 bool is_read_only(const command &c) {
     return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c);
 }

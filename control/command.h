@@ -88,6 +88,12 @@ using command = std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port, cmd_na
 
 // Commands that only read: allowed anywhere, never part of a batch.
 bool is_read_only(const command &c);
+// Commands that change the configuration (what the journal records); not show, help, stats
+// reset, arp announce (an action), batch.
+bool is_config_change(const command &c);
+
+// The canonical text of a command: parse_command(format_command(c)) gives c back.
+std::string format_command(const command &c);
 
 struct parse_result {
     std::optional<command> cmd;

@@ -73,6 +73,10 @@ reply executor::execute(const command &cmd) {
         return reply::failure("batch commands belong to a connection (sswctl batch FILE)");
     transaction t;
     reply r = stage(cmd, t);
+    if (r.ok && persist_ && is_config_change(cmd)) {
+        std::string error;
+        if (!persist_({format_command(cmd)}, error)) r = reply::failure("not applied: " + error);
+    }
     if (r.ok)
         t.commit();
     else
@@ -93,6 +97,16 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
         if (!r.ok) {
             t.rollback();
             return reply::failure(fmt::format("command {}: {}; nothing applied", i + 1, r.error));
+        }
+    }
+    if (persist_) {
+        std::vector<std::string> lines;
+        for (const auto &c : cmds)
+            if (is_config_change(c)) lines.push_back(format_command(c));
+        std::string error;
+        if (!lines.empty() && !persist_(lines, error)) {
+            t.rollback();
+            return reply::failure("nothing applied: " + error);
         }
     }
     t.commit();
@@ -535,6 +549,56 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
                                           "nor knows a host of it there", c.prefix.to_string(), c.port));
     t.publish.push_back([this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
     return reply{true, {}, json{{"addresses", n}, {"frames", n * c.count}}};
+}
+
+// ---- snapshot ----
+
+std::vector<std::string> executor::snapshot_commands() const {
+    std::vector<std::string> out;
+    for (uint16_t p = 0; p < model_.ports.size(); ++p) {
+        const port_settings &ps = model_.ports[p];
+        out.push_back(fmt::format("port {} mtu {}", p, ps.mtu));
+        if (ps.core) out.push_back(fmt::format("port {} role core", p));
+        if (ps.redirects) out.push_back(fmt::format("port {} redirects on", p));
+    }
+    for (uint16_t p = 0; p < model_.addresses.size(); ++p)
+        for (const auto &ia : model_.addresses[p])
+            out.push_back(fmt::format("address add {}/{} port {}", ia.addr.to_string(), ia.len, p));
+    for (const auto &[pfx, e] : model_.routes) {
+        if (e.origin != route_origin::static_route) continue;
+        switch (e.nh.type) {
+            case next_hop::kind::gateway:
+                out.push_back(fmt::format("route add {} via {}", pfx.to_string(), e.nh.gateway.to_string()));
+                break;
+            case next_hop::kind::connected:
+                out.push_back(fmt::format("route add {} port {}", pfx.to_string(), e.nh.port));
+                break;
+            case next_hop::kind::blackhole:
+                out.push_back(fmt::format("route add {} blackhole", pfx.to_string()));
+                break;
+            case next_hop::kind::local:
+                break;
+        }
+    }
+    for (const auto &[ip, n] : model_.static_neighbors)
+        out.push_back(fmt::format("neigh add {} lladdr {} port {}", ip.to_string(), n.first.to_string(), n.second));
+    for (const auto &[port, pfx] : model_.proxy.entries())
+        out.push_back(fmt::format("proxy-arp add {} port {}", pfx.to_string(), port));
+    for (const auto &[m, e] : model_.bindings) {
+        cmd_nat c;
+        c.home = e.b.home;
+        c.care_of = e.b.care_of;
+        c.type = e.b.kind == binding_kind::forward ? cmd_nat::kind::forward
+                 : e.b.kind == binding_kind::local ? cmd_nat::kind::local
+                                                   : cmd_nat::kind::local_keep_source;
+        c.port = e.b.port;
+        c.epoch = e.epoch;
+        out.push_back(format_command(c));
+    }
+    // Deletions keep their epoch, so that a delayed older update stays refused.
+    for (const auto &[m, epoch] : model_.deleted_epoch)
+        out.push_back(fmt::format("nat del {} epoch {}", ip4_addr(m).to_string(), epoch));
+    return out;
 }
 
 // ---- show ----

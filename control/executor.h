@@ -43,6 +43,13 @@ public:
 
     const control_model &model() const { return model_; }
 
+    // Makes an accepted change durable before it is applied; a change it refuses (false,
+    // with a message) is not applied. Gets the canonical lines of one command or a batch.
+    using persist_fn = std::function<bool(const std::vector<std::string> &, std::string &)>;
+    void set_persist(persist_fn fn) { persist_ = std::move(fn); }
+    // The whole configuration as commands that rebuild it on an empty router (a snapshot).
+    std::vector<std::string> snapshot_commands() const;
+
 private:
     // Changes staged by one or more commands, not yet visible to the dataplane.
     struct transaction {
@@ -81,6 +88,7 @@ private:
 
     router &r_;
     control_model model_;
+    persist_fn persist_;
     counter_totals baseline_;
     std::vector<counter_totals> baseline_workers_;
 };

@@ -20,6 +20,7 @@
 #include "control/command_file.h"
 #include "control/control_server.h"
 #include "control/executor.h"
+#include "control/journal.h"
 #include "dataplane/router.h"
 
 namespace po = boost::program_options;
@@ -31,6 +32,7 @@ constexpr const char *kDefaultSocket = "/run/ssw/ssw-router.sock";
 
 struct options {
     std::string config;
+    std::string state_dir;
     std::string socket = kDefaultSocket;
     router_config router;
     control_limits limits;
@@ -48,6 +50,10 @@ po::options_description describe(options &o) {
             "refused stops the start, naming the line")
         ("socket,s", po::value(&o.socket)->value_name("PATH")->default_value(kDefaultSocket),
             "control socket")
+        ("state-dir", po::value(&o.state_dir)->value_name("DIR"),
+            "keep the configuration durable in DIR: every acknowledged change is journaled "
+            "(fsync) before it applies; on start the router restores DIR's snapshot and journal "
+            "(the --config file is used only while DIR holds no snapshot)")
         ("burst", po::value(&rc.burst)->value_name("N")->default_value(rc.burst),
             "rx burst size (1..64)")
         ("idle-polls", po::value(&rc.idle_polls)->value_name("N")->default_value(rc.idle_polls),
@@ -99,6 +105,67 @@ std::atomic<router *> running_router{nullptr};
 
 void on_signal(int) {
     if (router *r = running_router.load()) r->request_stop();
+}
+
+constexpr size_t kCompactRecords = 4096;
+constexpr size_t kCompactBytes = 64 << 20;
+
+// Applies the configuration at start: the saved snapshot if there is one, else the startup
+// file; then the journal's records. A refused line names where it came from.
+bool restore(executor &ex, const std::vector<command_line> &startup, const journal::contents &saved,
+             const std::string &state_dir) {
+    if (saved.torn_bytes)
+        std::cout << fmt::format("ssw-router: {}: dropped {} bytes of a journal write a crash "
+                                 "interrupted (never acknowledged)\n",
+                                 state_dir, saved.torn_bytes);
+    if (saved.has_snapshot) {
+        if (!startup.empty())
+            std::cout << fmt::format("ssw-router: restoring {} (the --config file applies only "
+                                     "while the state directory holds no snapshot)\n",
+                                     state_dir);
+        for (size_t i = 0; i < saved.snapshot.size(); ++i) {
+            reply rep = ex.execute_line(saved.snapshot[i]);
+            if (!rep.ok) {
+                std::cerr << fmt::format("ssw-router: {}/snapshot line {} ('{}') refused: {}\n", state_dir,
+                                         i + 1, saved.snapshot[i], rep.error);
+                return false;
+            }
+        }
+    } else {
+        for (const auto &cl : startup) {
+            reply rep = ex.execute_line(cl.text);
+            if (!rep.ok) {
+                std::cerr << fmt::format("ssw-router: {}: {}\n", cl.where(), rep.error);
+                return false;
+            }
+        }
+    }
+    for (size_t i = 0; i < saved.records.size(); ++i) {
+        const auto &rec = saved.records[i];
+        reply rep;
+        if (rec.size() == 1) {
+            rep = ex.execute_line(rec[0]);
+        } else {
+            std::vector<command> cmds;
+            for (const auto &line : rec) {
+                parse_result p = parse_command(line);
+                if (!p.cmd) {
+                    rep = reply::failure(p.error);
+                    break;
+                }
+                cmds.push_back(*p.cmd);
+            }
+            if (rep.ok) rep = ex.execute_batch(cmds);
+        }
+        if (!rep.ok) {
+            std::cerr << fmt::format("ssw-router: {}/journal record {} refused on replay: {}\n", state_dir,
+                                     i + 1, rep.error);
+            return false;
+        }
+    }
+    if (!saved.records.empty())
+        std::cout << fmt::format("ssw-router: replayed {} journal records\n", saved.records.size());
+    return true;
 }
 
 struct control_thread_args {
@@ -194,14 +261,33 @@ int main(int argc, char **argv) {
             return 1;
         }
         executor ex(r);
-        for (const auto &cl : startup) {
-            reply rep = ex.execute_line(cl.text);
-            if (!rep.ok) {
-                std::cerr << fmt::format("ssw-router: {}: {}\n", cl.where(), rep.error);
+        journal jr;
+        journal::contents saved;
+        if (!opt.state_dir.empty() && !jr.open(opt.state_dir, saved, error)) {
+            std::cerr << "ssw-router: " << error << "\n";
+            r.close_ports();
+            status = 2;
+        }
+        if (status == 0 && !restore(ex, startup, saved, opt.state_dir)) {
+            r.close_ports();
+            status = 2;
+        }
+        if (status == 0 && !opt.state_dir.empty()) {
+            // From here on every acknowledged change is in the journal first; the journal is
+            // folded into a new snapshot now and whenever it grows long.
+            if (!jr.compact(ex.snapshot_commands(), error)) {
+                std::cerr << "ssw-router: " << error << "\n";
                 r.close_ports();
                 status = 2;
-                break;
             }
+            ex.set_persist([&jr, &ex](const std::vector<std::string> &lines, std::string &err) {
+                if (!jr.append(lines, err)) return false;
+                std::string e2;
+                if ((jr.records() >= kCompactRecords || jr.bytes() >= kCompactBytes) &&
+                    !jr.compact(ex.snapshot_commands(), e2))
+                    std::cerr << "ssw-router: snapshot failed (the journal keeps growing): " << e2 << "\n";
+                return true;
+            });
         }
         control_server server;
         if (status == 0) {
