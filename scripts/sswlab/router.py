@@ -47,7 +47,8 @@ class Router:
     Memory: hugepages when the machine has them, else --no-huge (see README)."""
 
     def __init__(self, topo, ns, name, ports, config=(), lcores="0", qpairs=1,
-                 extra_args=(), memory_mb=256, huge=None, config_path=None, socket=None):
+                 extra_args=(), memory_mb=256, huge=None, config_path=None, socket=None,
+                 vdevs=None):
         """config: the startup commands, or config_path: a file of them."""
         self.topo = topo
         self.ns = ns
@@ -66,6 +67,9 @@ class Router:
         huge = hugepages_available() if huge is None else huge
         eal = ["-l", lcores, "--no-pci", "--file-prefix", self.prefix, "--log-level", "pmd.*:error"]
         eal += ["-m", str(memory_mb)] if huge else ["--no-huge", "-m", str(memory_mb), "--no-shconf"]
+        if vdevs is not None:  # e.g. ["net_null0", "net_null1"]: ports without a network
+            for v in vdevs:
+                eal += ["--vdev", v]
         for i, ifname in enumerate(self.ports):
             eal += ["--vdev", f"net_af_packet{i},iface={ifname},qpairs={qpairs}"]
         self.argv = [ROUTER_BIN, *eal, "--", "--config", self.config_path,
@@ -143,9 +147,35 @@ class Router:
     def port_mac(self, port):
         return self.ctl("show ports")[port]["mac"]
 
+    def client(self):
+        """A raw control-socket connection: one line out, one JSON reply back."""
+        return ControlClient(self.socket)
+
     def cpu_seconds(self):
         """User + system CPU time the process has used so far."""
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
+
+
+class ControlClient:
+    def __init__(self, path, timeout=10):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def call(self, line):
+        self.sock.sendall(line.encode() + b"\n")
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("router closed the connection")
+            self.buf += chunk
+        reply, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(reply)
+
+    def close(self):
+        self.sock.close()
