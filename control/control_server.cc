@@ -1,6 +1,7 @@
 #include "control/control_server.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -42,10 +45,20 @@ control_server::~control_server() {
     }
 }
 
-bool control_server::open(const std::string &path, const control_limits &limits, std::string &error) {
+bool control_server::open(const std::string &path, const control_limits &limits,
+                          const control_access &access, std::string &error) {
     sockaddr_un addr;
     if (!make_address(path, addr, error)) return false;
     limits_ = limits;
+    gid_ = getegid();
+    if (!access.group.empty()) {
+        const group *g = getgrnam(access.group.c_str());
+        if (!g) {
+            error = fmt::format("socket group '{}' does not exist", access.group);
+            return false;
+        }
+        gid_ = g->gr_gid;
+    }
 
     struct stat st;
     if (lstat(path.c_str(), &st) == 0) {
@@ -77,8 +90,35 @@ bool control_server::open(const std::string &path, const control_limits &limits,
         listen_fd_ = -1;
         return false;
     }
+    if (chown(path.c_str(), uid_t(-1), gid_) != 0 || chmod(path.c_str(), 0660) != 0) {
+        error = fmt::format("cannot give {} to group {}: {}", path, gid_, strerror(errno));
+        close(listen_fd_);
+        listen_fd_ = -1;
+        unlink(path.c_str());
+        return false;
+    }
     path_ = path;
     return true;
+}
+
+std::string control_server::check_peer(int fd) const {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "cannot read the peer's credentials";
+    if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == gid_) return {};
+    // Supplementary groups are not in SO_PEERCRED: read them from the peer process.
+    std::ifstream status(fmt::format("/proc/{}/status", cred.pid));
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("Groups:", 0) != 0) continue;
+        std::istringstream groups(line.substr(7));
+        unsigned g;
+        while (groups >> g)
+            if (g == gid_) return {};
+    }
+    return fmt::format("permission denied: uid {} is neither root, the router's user, nor in "
+                       "group {} of the control socket",
+                       cred.uid, gid_);
 }
 
 void control_server::queue_reply(client &c, const std::string &line) {
@@ -92,7 +132,11 @@ void control_server::accept_clients() {
         if (fd < 0) return;
         client c;
         c.fd = fd;
-        if (clients_.size() >= limits_.max_clients) {
+        c.last_active_ms = slow_path::now_ms();
+        if (std::string why = check_peer(fd); !why.empty()) {
+            queue_reply(c, reply::failure(why).to_json().dump());
+            c.closing = true;
+        } else if (clients_.size() >= limits_.max_clients) {
             queue_reply(c, reply::failure(fmt::format("too many clients (at most {})",
                                                       limits_.max_clients)).to_json().dump());
             c.closing = true;
@@ -112,6 +156,7 @@ void control_server::read_client(client &c, executor &ex) {
             return;
         }
         if (n < 0) break;
+        c.last_active_ms = slow_path::now_ms();
         c.in.append(buf, size_t(n));
         size_t start = 0, nl;
         while ((nl = c.in.find('\n', start)) != std::string::npos) {
@@ -217,6 +262,16 @@ void control_server::run(router &r, executor &ex) {
             short rev = i + 2 < fds.size() && fds[i + 2].fd == c.fd ? fds[i + 2].revents : 0;
             if (!c.closing && (rev & (POLLIN | POLLHUP | POLLERR))) read_client(c, ex);
             write_client(c);
+        }
+        if (limits_.idle_timeout_s) {
+            const uint64_t now = slow_path::now_ms();
+            for (auto &c : clients_) {
+                if (c.closing || now - c.last_active_ms < uint64_t(limits_.idle_timeout_s) * 1000) continue;
+                queue_reply(c, reply::failure(fmt::format("idle for {} s: closing the connection",
+                                                          limits_.idle_timeout_s)).to_json().dump());
+                c.closing = true;
+                write_client(c);
+            }
         }
         for (size_t i = 0; i < clients_.size();) {
             if (clients_[i].closing && clients_[i].out.empty()) {

@@ -18,6 +18,14 @@ class executor;
 struct control_limits {
     size_t max_line = 64 * 1024;  // bytes in one command
     size_t max_clients = 64;
+    unsigned idle_timeout_s = 300;  // a client silent this long is disconnected; 0: never
+};
+
+// Who may use the socket: root, the router's own user, and members of `group` (the socket
+// file belongs to it, mode 0660). Checked from the peer's credentials (SO_PEERCRED), so a
+// socket file made world-writable by mistake still admits nobody else.
+struct control_access {
+    std::string group;  // empty: the router's group
 };
 
 class control_server {
@@ -25,7 +33,8 @@ public:
     ~control_server();
     // Binds and listens on `path`. Refuses when another process answers on it; removes a
     // stale socket file left by a process that died.
-    bool open(const std::string &path, const control_limits &limits, std::string &error);
+    bool open(const std::string &path, const control_limits &limits, const control_access &access,
+              std::string &error);
     // Serves clients and runs the slow path until the router stops.
     void run(router &r, executor &ex);
 
@@ -37,12 +46,15 @@ private:
         bool closing = false;  // close once `out` is written
         // Between `batch begin` and `batch commit`: the commands queued, and whether one was
         // refused (then the commit is refused whole).
+        uint64_t last_active_ms = 0;
         bool in_batch = false;
         bool batch_refused = false;
         std::vector<command> batch;
     };
     std::string handle_line(client &c, std::string_view line, executor &ex);
     void accept_clients();
+    // Empty when the peer may use the socket; else why not.
+    std::string check_peer(int fd) const;
     void read_client(client &c, executor &ex);
     void write_client(client &c);
     void queue_reply(client &c, const std::string &line);
@@ -50,6 +62,7 @@ private:
     int listen_fd_ = -1;
     std::string path_;
     control_limits limits_;
+    unsigned gid_ = 0;  // the socket's group
     std::vector<client> clients_;
 };
 

@@ -36,6 +36,7 @@ struct options {
     std::string socket = kDefaultSocket;
     router_config router;
     control_limits limits;
+    control_access access;
 };
 
 po::options_description describe(options &o) {
@@ -84,7 +85,12 @@ po::options_description describe(options &o) {
         ("max-clients", po::value(&o.limits.max_clients)->value_name("N")->default_value(o.limits.max_clients),
             "control socket clients at once")
         ("max-command-bytes", po::value(&o.limits.max_line)->value_name("N")->default_value(o.limits.max_line),
-            "longest command line accepted");
+            "longest command line accepted")
+        ("client-idle-s", po::value(&o.limits.idle_timeout_s)->value_name("S")->default_value(o.limits.idle_timeout_s),
+            "disconnect a control client silent this long (0: never)")
+        ("socket-group", po::value(&o.access.group)->value_name("GROUP"),
+            "group owning the control socket (mode 0660); its members, root and the router's "
+            "user may use it (checked with SO_PEERCRED)");
     // clang-format on
     return d;
 }
@@ -292,7 +298,7 @@ int main(int argc, char **argv) {
         control_server server;
         if (status == 0) {
             make_parent_dir(opt.socket);
-            if (!server.open(opt.socket, opt.limits, error)) {
+            if (!server.open(opt.socket, opt.limits, opt.access, error)) {
                 std::cerr << "ssw-router: " << error << "\n";
                 r.close_ports();
                 status = 1;
