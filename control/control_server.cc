@@ -242,6 +242,8 @@ void control_server::run(router &r, executor &ex) {
         fds.clear();
         fds.push_back({listen_fd_, POLLIN, 0});
         fds.push_back({slow.wake_fd(), POLLIN, 0});
+        for (const auto &w : wakeups_) fds.push_back({w.first, POLLIN, 0});
+        const size_t first_client = fds.size();
         for (auto &c : clients_)
             fds.push_back({c.fd, short(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
 
@@ -256,10 +258,13 @@ void control_server::run(router &r, executor &ex) {
         slow.tick();
         r.rcu().reclaim();
 
+        for (size_t w = 0; w < wakeups_.size(); ++w)
+            if (fds[2 + w].revents & POLLIN) wakeups_[w].second();
         if (fds[0].revents & POLLIN) accept_clients();
         for (size_t i = 0; i < clients_.size(); ++i) {
             client &c = clients_[i];
-            short rev = i + 2 < fds.size() && fds[i + 2].fd == c.fd ? fds[i + 2].revents : 0;
+            const size_t k = first_client + i;
+            short rev = k < fds.size() && fds[k].fd == c.fd ? fds[k].revents : 0;
             if (!c.closing && (rev & (POLLIN | POLLHUP | POLLERR))) read_client(c, ex);
             write_client(c);
         }

@@ -4,6 +4,7 @@
 // client: sockets are non-blocking and replies are buffered.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,8 @@ public:
               std::string &error);
     // Serves clients and runs the slow path until the router stops.
     void run(router &r, executor &ex);
+    // Also wakes for `fd` and then calls `fn` on the control thread (e.g. telemetry).
+    void add_wakeup(int fd, std::function<void()> fn) { wakeups_.emplace_back(fd, std::move(fn)); }
 
 private:
     struct client {
@@ -64,6 +67,7 @@ private:
     control_limits limits_;
     unsigned gid_ = 0;  // the socket's group
     std::vector<client> clients_;
+    std::vector<std::pair<int, std::function<void()>>> wakeups_;
 };
 
 }  // namespace ssw

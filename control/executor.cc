@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 
 #include "dataplane/ipv4.h"
+#include "dataplane/log.h"
 #include "dataplane/slow_path.h"
 #include "dataplane/worker.h"
 
@@ -77,10 +78,13 @@ reply executor::execute(const command &cmd) {
         std::string error;
         if (!persist_({format_command(cmd)}, error)) r = reply::failure("not applied: " + error);
     }
-    if (r.ok)
+    if (r.ok) {
         t.commit();
-    else
+        SSW_LOG(DEBUG, "applied: {}", format_command(cmd));
+    } else {
         t.rollback();
+        SSW_LOG(DEBUG, "refused: {}: {}", format_command(cmd), r.error);
+    }
     return r;
 }
 
@@ -110,6 +114,7 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
         }
     }
     t.commit();
+    SSW_LOG(DEBUG, "applied a batch of {} commands", cmds.size());
     reply r;
     r.data = json{{"applied", cmds.size()}};
     return r;
@@ -144,7 +149,7 @@ void executor::stage_route(const ip4_prefix &p, const route_entry &e, transactio
     t.publish.push_back([this, p, nh = e.nh] {
         std::string error;
         if (!r_.routes().set(p, nh, error))
-            RTE_LOG(ERR, USER1, "ssw: route %s not installed: %s\n", p.to_string().c_str(), error.c_str());
+            SSW_LOG(ERR, "route {} not installed: {}", p.to_string(), error);
     });
 }
 
@@ -342,8 +347,7 @@ reply executor::stage(const cmd_neigh &c, transaction &t) {
     t.publish.push_back([this, c] {
         std::string error;
         if (!r_.neigh_cache().add_static(c.ip, c.port, c.mac, slow_path::now_ms(), error))
-            RTE_LOG(ERR, USER1, "ssw: neighbor %s not installed: %s\n", c.ip.to_string().c_str(),
-                    error.c_str());
+            SSW_LOG(ERR, "neighbor {} not installed: {}", c.ip.to_string(), error);
     });
     return {};
 }
@@ -366,7 +370,7 @@ reply executor::stage(const cmd_port &c, transaction &t) {
                 // Devices without an MTU setting (pcap, null) still get our egress MTU.
                 int rc = rte_eth_dev_set_mtu(port, mtu);
                 if (rc != 0 && rc != -ENOTSUP)
-                    RTE_LOG(WARNING, USER1, "ssw: port %u: device MTU not set: %s\n", port, rte_strerror(-rc));
+                    SSW_LOG(WARNING, "port {}: device MTU not set: {}", port, rte_strerror(-rc));
                 r_.runtime(port).mtu.store(mtu, std::memory_order_relaxed);
             });
             break;
@@ -497,8 +501,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     t.publish.push_back([this, b] {
         std::string error;
         if (!r_.nat().set(b, error))
-            RTE_LOG(ERR, USER1, "ssw: binding of %s not installed: %s\n", b.home.to_string().c_str(),
-                    error.c_str());
+            SSW_LOG(ERR, "binding of {} not installed: {}", b.home.to_string(), error);
     });
     return reply{true, {}, json{{"changed", true}, {"epoch", epoch}}};
 }

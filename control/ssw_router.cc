@@ -14,6 +14,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 #include <rte_version.h>
 
 #include "control/command.h"
@@ -21,6 +22,8 @@
 #include "control/control_server.h"
 #include "control/executor.h"
 #include "control/journal.h"
+#include "control/telemetry.h"
+#include "dataplane/log.h"
 #include "dataplane/router.h"
 
 namespace po = boost::program_options;
@@ -109,7 +112,10 @@ void print_help(const po::options_description &d) {
 
 std::atomic<router *> running_router{nullptr};
 
-void on_signal(int) {
+std::atomic<int> stop_signal{0};
+
+void on_signal(int sig) {
+    stop_signal = sig;
     if (router *r = running_router.load()) r->request_stop();
 }
 
@@ -121,19 +127,17 @@ constexpr size_t kCompactBytes = 64 << 20;
 bool restore(executor &ex, const std::vector<command_line> &startup, const journal::contents &saved,
              const std::string &state_dir) {
     if (saved.torn_bytes)
-        std::cout << fmt::format("ssw-router: {}: dropped {} bytes of a journal write a crash "
-                                 "interrupted (never acknowledged)\n",
-                                 state_dir, saved.torn_bytes);
+        SSW_LOG(WARNING, "{}: dropped {} bytes of a journal write a crash interrupted (never acknowledged)",
+                state_dir, saved.torn_bytes);
     if (saved.has_snapshot) {
         if (!startup.empty())
-            std::cout << fmt::format("ssw-router: restoring {} (the --config file applies only "
-                                     "while the state directory holds no snapshot)\n",
-                                     state_dir);
+            SSW_LOG(INFO, "restoring {} (the --config file applies only while the state directory "
+                    "holds no snapshot)", state_dir);
         for (size_t i = 0; i < saved.snapshot.size(); ++i) {
             reply rep = ex.execute_line(saved.snapshot[i]);
             if (!rep.ok) {
-                std::cerr << fmt::format("ssw-router: {}/snapshot line {} ('{}') refused: {}\n", state_dir,
-                                         i + 1, saved.snapshot[i], rep.error);
+                SSW_LOG(ERR, "{}/snapshot line {} ('{}') refused: {}", state_dir, i + 1, saved.snapshot[i],
+                        rep.error);
                 return false;
             }
         }
@@ -141,7 +145,7 @@ bool restore(executor &ex, const std::vector<command_line> &startup, const journ
         for (const auto &cl : startup) {
             reply rep = ex.execute_line(cl.text);
             if (!rep.ok) {
-                std::cerr << fmt::format("ssw-router: {}: {}\n", cl.where(), rep.error);
+                SSW_LOG(ERR, "{}: {}", cl.where(), rep.error);
                 return false;
             }
         }
@@ -164,13 +168,11 @@ bool restore(executor &ex, const std::vector<command_line> &startup, const journ
             if (rep.ok) rep = ex.execute_batch(cmds);
         }
         if (!rep.ok) {
-            std::cerr << fmt::format("ssw-router: {}/journal record {} refused on replay: {}\n", state_dir,
-                                     i + 1, rep.error);
+            SSW_LOG(ERR, "{}/journal record {} refused on replay: {}", state_dir, i + 1, rep.error);
             return false;
         }
     }
-    if (!saved.records.empty())
-        std::cout << fmt::format("ssw-router: replayed {} journal records\n", saved.records.size());
+    if (!saved.records.empty()) SSW_LOG(INFO, "replayed {} journal records", saved.records.size());
     return true;
 }
 
@@ -191,6 +193,84 @@ void make_parent_dir(const std::string &path) {
     auto slash = path.rfind('/');
     if (slash == std::string::npos || slash == 0) return;
     mkdir(path.substr(0, slash).c_str(), 0755);
+}
+
+// After rte_eal_init: brings the router up, serves until SIGTERM/SIGINT, brings it down.
+// Returns the exit status.
+int run(const options &opt, const std::vector<command_line> &startup) {
+    router r;
+    std::string error;
+    if (!r.init(opt.router, error)) {
+        SSW_LOG(ERR, "{}", error);
+        return 1;
+    }
+    // Everything after this point closes the ports on the way out.
+    struct port_closer {
+        router &r;
+        ~port_closer() { r.close_ports(); }
+    } closer{r};
+
+    executor ex(r);
+    journal jr;
+    journal::contents saved;
+    if (!opt.state_dir.empty() && !jr.open(opt.state_dir, saved, error)) {
+        SSW_LOG(ERR, "{}", error);
+        return 2;
+    }
+    if (!restore(ex, startup, saved, opt.state_dir)) return 2;
+    if (!opt.state_dir.empty()) {
+        // From here on every acknowledged change is in the journal first; the journal is
+        // folded into a new snapshot now and whenever it grows long.
+        if (!jr.compact(ex.snapshot_commands(), error)) {
+            SSW_LOG(ERR, "{}", error);
+            return 2;
+        }
+        ex.set_persist([&jr, &ex](const std::vector<std::string> &lines, std::string &err) {
+            if (!jr.append(lines, err)) return false;
+            std::string e2;
+            if ((jr.records() >= kCompactRecords || jr.bytes() >= kCompactBytes) &&
+                !jr.compact(ex.snapshot_commands(), e2))
+                SSW_LOG(WARNING, "snapshot failed (the journal keeps growing): {}", e2);
+            return true;
+        });
+    }
+    control_server server;
+    make_parent_dir(opt.socket);
+    if (!server.open(opt.socket, opt.limits, opt.access, error)) {
+        SSW_LOG(ERR, "{}", error);
+        return 1;
+    }
+    telemetry_bridge telemetry;
+    if (!telemetry.start(error))
+        SSW_LOG(WARNING, "{}", error);
+    else
+        server.add_wakeup(telemetry.wake_fd(), [&] { telemetry.serve(ex); });
+    // Live capture with dpdk-dumpcap; needs the shared configuration (not --no-shconf).
+    const bool pdump = rte_pdump_init() == 0;
+    if (!pdump) SSW_LOG(INFO, "dpdk-dumpcap capture unavailable (no shared configuration)");
+
+    running_router = &r;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    SSW_LOG(INFO, "{} ports, {} workers, control socket {}", r.port_count(), r.worker_count(), opt.socket);
+    r.launch_workers();
+    pthread_t ctl;
+    control_thread_args args{&server, &r, &ex};
+    int rc = rte_ctrl_thread_create(&ctl, "ssw-control", nullptr, control_main, &args);
+    if (rc != 0) {
+        SSW_LOG(ERR, "cannot start the control thread");
+        r.request_stop();
+    }
+    r.run_main_worker();
+    r.wait_workers();
+    if (rc == 0) pthread_join(ctl, nullptr);
+    running_router = nullptr;
+    if (pdump) rte_pdump_uninit();
+    SSW_LOG(INFO, "stopped ({}); ports closed", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return rc == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -256,79 +336,8 @@ int main(int argc, char **argv) {
         std::cerr << fmt::format("ssw-router: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
         return 1;
     }
-
-    int status = 0;
-    {
-        router r;
-        std::string error;
-        if (!r.init(opt.router, error)) {
-            std::cerr << "ssw-router: " << error << "\n";
-            rte_eal_cleanup();
-            return 1;
-        }
-        executor ex(r);
-        journal jr;
-        journal::contents saved;
-        if (!opt.state_dir.empty() && !jr.open(opt.state_dir, saved, error)) {
-            std::cerr << "ssw-router: " << error << "\n";
-            r.close_ports();
-            status = 2;
-        }
-        if (status == 0 && !restore(ex, startup, saved, opt.state_dir)) {
-            r.close_ports();
-            status = 2;
-        }
-        if (status == 0 && !opt.state_dir.empty()) {
-            // From here on every acknowledged change is in the journal first; the journal is
-            // folded into a new snapshot now and whenever it grows long.
-            if (!jr.compact(ex.snapshot_commands(), error)) {
-                std::cerr << "ssw-router: " << error << "\n";
-                r.close_ports();
-                status = 2;
-            }
-            ex.set_persist([&jr, &ex](const std::vector<std::string> &lines, std::string &err) {
-                if (!jr.append(lines, err)) return false;
-                std::string e2;
-                if ((jr.records() >= kCompactRecords || jr.bytes() >= kCompactBytes) &&
-                    !jr.compact(ex.snapshot_commands(), e2))
-                    std::cerr << "ssw-router: snapshot failed (the journal keeps growing): " << e2 << "\n";
-                return true;
-            });
-        }
-        control_server server;
-        if (status == 0) {
-            make_parent_dir(opt.socket);
-            if (!server.open(opt.socket, opt.limits, opt.access, error)) {
-                std::cerr << "ssw-router: " << error << "\n";
-                r.close_ports();
-                status = 1;
-            }
-        }
-        if (status == 0) {
-            running_router = &r;
-            struct sigaction sa {};
-            sa.sa_handler = on_signal;
-            sigaction(SIGINT, &sa, nullptr);
-            sigaction(SIGTERM, &sa, nullptr);
-
-            std::cout << fmt::format("ssw-router: {} ports, {} workers, control socket {}\n",
-                                     r.port_count(), r.worker_count(), opt.socket)
-                      << std::flush;
-            r.launch_workers();
-            pthread_t ctl;
-            control_thread_args args{&server, &r, &ex};
-            rc = rte_ctrl_thread_create(&ctl, "ssw-control", nullptr, control_main, &args);
-            if (rc != 0) {
-                std::cerr << "ssw-router: cannot start the control thread\n";
-                r.request_stop();
-            }
-            r.run_main_worker();
-            r.wait_workers();
-            if (rc == 0) pthread_join(ctl, nullptr);
-            running_router = nullptr;
-            r.close_ports();
-        }
-    }
+    init_logging();
+    const int status = run(opt, startup);
     rte_eal_cleanup();
     return status;
 }
