@@ -1,0 +1,441 @@
+// NAT lookup throughput on one core: our binding table against the baselines of DESIGN.md §3.
+//
+//   nat_lookup_bench [Google Benchmark flags] [-- EAL options]
+//
+// Every case looks up keys 32 at a time (one bulk call, or 32 calls where the structure has no
+// bulk API) from a precomputed stream of random keys, and reports items/s and `vs_floor`: its
+// rate divided by the floor's, measured in the same run. The floor is one random 8-byte read
+// per lookup, independent of the others (no pointer chasing), from an array as large as our
+// binding table's memory (hash index plus slots): what any table of that size costs at least.
+//
+// Cases, each at 1K and 1M entries, all hits ("hit") or half of the lookups for absent keys
+// ("mixed"):
+//   nat_table      ssw::nat_table::lookup_bulk, and the slot read the worker does after it
+//   lockfree_hash  ssw::lockfree_hash::lookup_bulk alone (the index without the slots)
+//   rte_hash_lf    rte_hash, RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, rte_hash_lookup_bulk_data
+//   unordered_map  std::unordered_map<uint32_t, uint32_t>::find
+//
+// rte_hash needs the EAL; the default EAL options (--no-huge -m 1024 --no-shconf --no-pci
+// -l 0) run anywhere. Give hugepage options after `--` (e.g. `-- -l 0 --no-pci --in-memory`)
+// so that rte_hash, like our tables (the ordinary heap, advised to use transparent huge
+// pages), sits on 2 MiB pages. Smoke run: --benchmark_min_time=0.01 --benchmark_filter=1K.
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <rte_eal.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+
+#include "dataplane/lockfree_hash.h"
+#include "dataplane/memory.h"
+#include "dataplane/nat_table.h"
+#include "dataplane/rcu.h"
+
+namespace {
+
+constexpr unsigned kBulk = 32;
+// Lookups are drawn from a stream this long (a power of two), read sequentially and wrapped.
+constexpr size_t kStream = size_t(1) << 20;
+
+enum class mix { hit, mixed };
+
+double thread_cpu_seconds() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// N distinct random non-zero keys, plus keys known to be absent, for one table size. Shared
+// by every case of that size so that all of them see the same keys.
+struct key_set {
+    std::vector<uint32_t> present;    // N keys: the table's keys
+    std::vector<uint32_t> care_of;    // N more distinct keys: the bindings' M* (nat_table)
+    std::vector<uint32_t> absent;     // keys in neither
+    std::vector<uint32_t> hit_stream;    // kStream lookups, all present
+    std::vector<uint32_t> mixed_stream;  // kStream lookups, every other one absent (shuffled)
+
+    const std::vector<uint32_t> &stream(mix m) const { return m == mix::hit ? hit_stream : mixed_stream; }
+};
+
+const key_set &keys_for(uint32_t n) {
+    static std::map<uint32_t, std::unique_ptr<key_set>> cache;
+    auto &slot = cache[n];
+    if (slot) return *slot;
+    slot = std::make_unique<key_set>();
+    key_set &k = *slot;
+    std::mt19937_64 rng(0x5eed0000u + n);
+    std::unordered_set<uint32_t> used;
+    used.reserve(size_t(n) * 3);
+    auto fresh = [&] {
+        for (;;) {
+            uint32_t v = uint32_t(rng());
+            if (v != 0 && used.insert(v).second) return v;
+        }
+    };
+    for (uint32_t i = 0; i < n; ++i) k.present.push_back(fresh());
+    for (uint32_t i = 0; i < n; ++i) k.care_of.push_back(fresh());
+    for (uint32_t i = 0; i < n; ++i) k.absent.push_back(fresh());
+    k.hit_stream.resize(kStream);
+    k.mixed_stream.resize(kStream);
+    for (size_t i = 0; i < kStream; ++i) {
+        k.hit_stream[i] = k.present[rng() % n];
+        k.mixed_stream[i] = (i & 1) ? k.absent[rng() % n] : k.present[rng() % n];
+    }
+    std::shuffle(k.mixed_stream.begin(), k.mixed_stream.end(), rng);
+    return k;
+}
+
+// The bytes nat_table allocates for n bindings and one worker: the hash index over 2n keys
+// (nat_table::init) and the slots, a 64-byte stride each, n + min(n, 4096) + 1 of them.
+size_t nat_table_bytes(uint32_t n) {
+    ssw::lockfree_hash probe;
+    probe.init(n * 2 + 2);
+    return probe.memory_bytes() + (size_t(n) + std::min<uint32_t>(n, 4096) + 1) * 64;
+}
+
+// The floor's rate per table size, from the floor case (or measured here when a filter left
+// it out), so that every case can report its ratio to it.
+std::map<uint32_t, double> floor_rate;
+
+struct floor_array {
+    uint64_t *words = nullptr;
+    size_t n_words = 0;
+    bool from_dpdk = false;
+    std::vector<uint32_t> index;  // kStream random word indices
+
+    explicit floor_array(uint32_t entries) {
+        n_words = nat_table_bytes(entries) / 8;
+        // The same allocator as our tables: same page size.
+        words = static_cast<uint64_t *>(ssw::table_alloc(n_words * 8, from_dpdk));
+        if (!words) throw std::bad_alloc();
+        for (size_t i = 0; i < n_words; ++i) words[i] = i;
+        std::mt19937_64 rng(0xf100f + entries);
+        index.resize(kStream);
+        for (auto &x : index) x = uint32_t(rng() % n_words);
+    }
+    ~floor_array() { ssw::table_free(words, from_dpdk); }
+
+    // One bulk: 32 independent reads.
+    uint64_t bulk(size_t pos) const {
+        uint64_t sum = 0;
+        const uint32_t *ix = &index[pos];
+        for (unsigned i = 0; i < kBulk; ++i) sum += words[ix[i]];
+        return sum;
+    }
+};
+
+const floor_array &floor_for(uint32_t n) {
+    static std::map<uint32_t, std::unique_ptr<floor_array>> cache;
+    auto &f = cache[n];
+    if (!f) f = std::make_unique<floor_array>(n);
+    return *f;
+}
+
+double measure_floor(uint32_t n) {
+    const floor_array &f = floor_for(n);
+    uint64_t sum = 0, lookups = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    double now = start;
+    while (now - start < 0.2) {
+        for (int r = 0; r < 1024; ++r) {
+            sum += f.bulk(pos);
+            pos = (pos + kBulk) & (kStream - 1);
+        }
+        lookups += 1024 * kBulk;
+        now = thread_cpu_seconds();
+    }
+    benchmark::DoNotOptimize(sum);
+    return double(lookups) / (now - start);
+}
+
+// Items/s and the ratio to the floor, both over the thread's CPU time (Google Benchmark's
+// default clock: on a shared machine, time the thread was not running is not counted).
+void report(benchmark::State &state, uint32_t n, double cpu_seconds) {
+    const int64_t items = int64_t(state.iterations()) * kBulk;
+    state.SetItemsProcessed(items);
+    if (cpu_seconds <= 0) return;
+    auto it = floor_rate.find(n);
+    if (it == floor_rate.end()) it = floor_rate.emplace(n, measure_floor(n)).first;
+    state.counters["vs_floor"] = double(items) / cpu_seconds / it->second;
+}
+
+// Tables are built once per size and kept: Google Benchmark calls a case several times while
+// it sizes the iteration count, and filling 1M entries takes a while.
+// They are freed before the EAL shuts down (release_tables).
+std::vector<std::function<void()>> releasers;
+
+template <typename T>
+T &cached(uint32_t n) {
+    static std::map<uint32_t, std::unique_ptr<T>> cache;
+    auto &t = cache[n];
+    if (!t) {
+        if (cache.size() == 1) releasers.push_back([] { cache.clear(); });
+        t = std::make_unique<T>(keys_for(n));
+    }
+    return *t;
+}
+
+void release_tables() {
+    for (auto &r : releasers) r();
+    releasers.clear();
+}
+
+// ---- the floor ----
+
+void BM_floor(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const floor_array &f = floor_for(n);
+    uint64_t sum = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    for (auto _ : state) {
+        sum += f.bulk(pos);
+        pos = (pos + kBulk) & (kStream - 1);
+    }
+    const double secs = thread_cpu_seconds() - start;
+    benchmark::DoNotOptimize(sum);
+    if (secs > 0) floor_rate[n] = double(state.iterations()) * kBulk / secs;
+    state.SetLabel(std::to_string(f.n_words * 8 >> 10) + " KiB");
+    report(state, n, secs);
+}
+
+// ---- ssw::nat_table ----
+
+struct nat_fixture {
+    ssw::rcu_domain rcu;
+    ssw::nat_table table;
+    explicit nat_fixture(const key_set &k) {
+        if (!rcu.init(1) || !table.init(uint32_t(k.present.size()), 1, rcu)) throw std::bad_alloc();
+        std::string error;
+        for (size_t i = 0; i < k.present.size(); ++i) {
+            ssw::binding b{ssw::ip4_addr(k.present[i]), ssw::ip4_addr(k.care_of[i]),
+                           ssw::binding_kind::forward, 0};
+            if (!table.set(b, error)) throw std::runtime_error(error);
+        }
+    }
+};
+
+template <mix M>
+void BM_nat_table(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const key_set &k = keys_for(n);
+    nat_fixture &f = cached<nat_fixture>(n);
+    const uint32_t *stream = k.stream(M).data();
+    const ssw::nat_table::slot *out[kBulk];
+    uint64_t sum = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    for (auto _ : state) {
+        f.table.lookup_bulk(stream + pos, kBulk, out);
+        // What the worker reads next: the binding itself.
+        for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i]->care_of : 0;
+        pos = (pos + kBulk) & (kStream - 1);
+    }
+    const double secs = thread_cpu_seconds() - start;
+    benchmark::DoNotOptimize(sum);
+    report(state, n, secs);
+}
+
+// ---- ssw::lockfree_hash alone ----
+
+struct lockfree_fixture {
+    ssw::lockfree_hash h;
+    explicit lockfree_fixture(const key_set &k) {
+        const uint32_t n = uint32_t(k.present.size());
+        if (!h.init(n)) throw std::bad_alloc();
+        for (uint32_t i = 0; i < n; ++i)
+            if (h.upsert(k.present[i], i) == ssw::lockfree_hash::upsert_result::full)
+                throw std::runtime_error("lockfree_hash full");
+    }
+};
+
+template <mix M>
+void BM_lockfree_hash(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const key_set &k = keys_for(n);
+    const ssw::lockfree_hash &h = cached<lockfree_fixture>(n).h;
+    const uint32_t *stream = k.stream(M).data();
+    uint32_t values[kBulk];
+    uint64_t sum = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    for (auto _ : state) {
+        const uint64_t hits = h.lookup_bulk(stream + pos, values, kBulk);
+        for (unsigned i = 0; i < kBulk; ++i) sum += (hits >> i & 1) ? values[i] : 0;
+        pos = (pos + kBulk) & (kStream - 1);
+    }
+    const double secs = thread_cpu_seconds() - start;
+    benchmark::DoNotOptimize(sum);
+    report(state, n, secs);
+}
+
+// ---- rte_hash, lock-free readers ----
+
+struct rte_hash_fixture {
+    std::unique_ptr<rte_hash, void (*)(rte_hash *)> h{nullptr, rte_hash_free};
+    std::string error;
+    explicit rte_hash_fixture(const key_set &k) {
+        const uint32_t n = uint32_t(k.present.size());
+        const std::string name = "bench_hash_" + std::to_string(n);
+        rte_hash_parameters p{};
+        p.name = name.c_str();
+        // As loaded as our index (at most ~60%): rte_hash cannot place every key at 100%.
+        p.entries = uint32_t(uint64_t(n) * 10 / 6);
+        p.key_len = sizeof(uint32_t);
+        p.hash_func = rte_hash_crc;
+        p.hash_func_init_val = 0;
+        p.socket_id = int(rte_socket_id());
+        p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+        h.reset(rte_hash_create(&p));
+        if (!h) {
+            error = "rte_hash_create failed (EAL memory? give EAL options after --)";
+            return;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            if (rte_hash_add_key_data(h.get(), &k.present[i], reinterpret_cast<void *>(uintptr_t(i) + 1)) < 0) {
+                error = "rte_hash_add_key_data failed: table full";
+                return;
+            }
+        }
+    }
+};
+
+template <mix M>
+void BM_rte_hash_lf(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const key_set &k = keys_for(n);
+    rte_hash_fixture &f = cached<rte_hash_fixture>(n);
+    if (!f.error.empty()) {
+        state.SkipWithError(f.error.c_str());
+        return;
+    }
+    rte_hash *h = f.h.get();
+    const uint32_t *stream = k.stream(M).data();
+    const void *key_ptrs[kBulk];
+    void *data[kBulk];
+    uint64_t sum = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    for (auto _ : state) {
+        for (unsigned i = 0; i < kBulk; ++i) key_ptrs[i] = stream + pos + i;
+        uint64_t hits = 0;
+        rte_hash_lookup_bulk_data(h, key_ptrs, kBulk, &hits, data);
+        for (unsigned i = 0; i < kBulk; ++i) sum += (hits >> i & 1) ? uintptr_t(data[i]) : 0;
+        pos = (pos + kBulk) & (kStream - 1);
+    }
+    const double secs = thread_cpu_seconds() - start;
+    benchmark::DoNotOptimize(sum);
+    report(state, n, secs);
+}
+
+// ---- std::unordered_map ----
+
+struct map_fixture {
+    std::unordered_map<uint32_t, uint32_t> m;
+    explicit map_fixture(const key_set &k) {
+        m.reserve(k.present.size());
+        for (uint32_t i = 0; i < k.present.size(); ++i) m.emplace(k.present[i], i);
+    }
+};
+
+template <mix M>
+void BM_unordered_map(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const key_set &k = keys_for(n);
+    const auto &m = cached<map_fixture>(n).m;
+    const uint32_t *stream = k.stream(M).data();
+    uint64_t sum = 0;
+    size_t pos = 0;
+    const double start = thread_cpu_seconds();
+    for (auto _ : state) {
+        for (unsigned i = 0; i < kBulk; ++i) {
+            auto it = m.find(stream[pos + i]);
+            sum += it != m.end() ? it->second : 0;
+        }
+        pos = (pos + kBulk) & (kStream - 1);
+    }
+    const double secs = thread_cpu_seconds() - start;
+    benchmark::DoNotOptimize(sum);
+    report(state, n, secs);
+}
+
+// Floor first for each size: the others divide by it.
+void register_all() {
+    for (int64_t n : {int64_t(1) << 10, int64_t(1) << 20}) {
+        const std::string size = n == 1024 ? "1K" : "1M";
+        auto reg = [&](const std::string &name, auto fn) {
+            benchmark::RegisterBenchmark((name + "/" + size).c_str(), fn)->Arg(n);
+        };
+        reg("floor", BM_floor);
+        reg("nat_table/hit", BM_nat_table<mix::hit>);
+        reg("lockfree_hash/hit", BM_lockfree_hash<mix::hit>);
+        reg("rte_hash_lf/hit", BM_rte_hash_lf<mix::hit>);
+        reg("unordered_map/hit", BM_unordered_map<mix::hit>);
+        reg("nat_table/mixed", BM_nat_table<mix::mixed>);
+        reg("lockfree_hash/mixed", BM_lockfree_hash<mix::mixed>);
+        reg("rte_hash_lf/mixed", BM_rte_hash_lf<mix::mixed>);
+        reg("unordered_map/mixed", BM_unordered_map<mix::mixed>);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    // Google Benchmark's flags before "--", the EAL's after it.
+    int sep = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--") {
+            sep = i;
+            break;
+        }
+    }
+    const std::string prefix = "nat-lookup-bench-" + std::to_string(getpid());
+    std::vector<std::string> eal_args = {argv[0]};
+    if (sep + 1 < argc) {
+        eal_args.insert(eal_args.end(), argv + sep + 1, argv + argc);
+    } else {
+        eal_args.insert(eal_args.end(), {"--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "0"});
+    }
+    eal_args.insert(eal_args.end(), {"--file-prefix", prefix, "--log-level", "lib.*:error"});
+    std::vector<char *> eal_argv;
+    for (auto &a : eal_args) eal_argv.push_back(a.data());
+    if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "nat_lookup_bench: EAL initialisation failed (EAL options after --)\n");
+        return 1;
+    }
+    int bench_argc = sep;
+    benchmark::Initialize(&bench_argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(bench_argc, argv)) return 2;
+    benchmark::AddCustomContext("eal", [&] {
+        std::string s;
+        for (size_t i = 1; i < eal_args.size(); ++i) s += (i > 1 ? " " : "") + eal_args[i];
+        return s;
+    }());
+    register_all();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    release_tables();
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    // The EAL leaves its runtime directory behind even with --no-shconf.
+    if (runtime_dir.ends_with("/" + prefix)) {
+        std::error_code ec;
+        std::filesystem::remove_all(runtime_dir, ec);
+    }
+    return 0;
+}
