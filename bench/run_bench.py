@@ -17,6 +17,7 @@ import argparse
 import atexit
 import datetime
 import json
+import mmap
 import os
 import random
 import re
@@ -120,20 +121,19 @@ def write_pcap(path, dsts, dmac=PCAP_MAC):
 
 
 def read_pcap(path):
-    """Yields every frame of a pcap file (either timestamp resolution)."""
+    """Yields every frame of a pcap file (either timestamp resolution), as bytes."""
     with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        return
-    magic = struct.unpack_from("<I", data, 0)[0]
-    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
-        raise BenchError(f"{path}: not a little-endian pcap file")
-    off = 24
-    mv = memoryview(data)
-    while off + 16 <= len(data):
-        incl = struct.unpack_from("<I", data, off + 8)[0]
-        yield mv[off + 16 : off + 16 + incl]
-        off += 16 + incl
+        if os.fstat(f.fileno()).st_size < 24:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            magic = struct.unpack_from("<I", data, 0)[0]
+            if magic not in (0xA1B2C3D4, 0xA1B23C4D):
+                raise BenchError(f"{path}: not a little-endian pcap file")
+            off, end = 24, len(data)
+            while off + 16 <= end:
+                incl = struct.unpack_from("<I", data, off + 8)[0]
+                yield data[off + 16 : off + 16 + incl]
+                off += 16 + incl
 
 
 # ---------------------------------------------------------------------------------------------
@@ -704,10 +704,10 @@ class Bench:
     def case_lookup(self):
         out = self.wd / "lookup.json"
         if hugepages_free_mb() >= 1024 and self.a.huge != "no":
-            eal = ["-l", "0", "--no-pci", "--in-memory"]
+            eal = ["-l", "1", "--no-pci", "--in-memory"]
             mem = "hugepages (--in-memory)"
         else:
-            eal = ["--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "0"]
+            eal = ["--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "1"]
             mem = "--no-huge"
         argv = [str(self.lookup_bench), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
                 f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
@@ -738,9 +738,9 @@ class Bench:
         v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "ssw-nat-1m"]
         return [x for x in v if self.want(x) and (x != "l3fwd-lpm" or self.l3fwd)]
 
-    def run_fwd(self, variant, case="fwd", lcores="1", queues=1):
+    def run_fwd(self, variant, lcores="1", queues=1):
         """One forwarder, rx from pcap (infinite), tx to null. queues > 1: that many rx pcap
-        files on port 0 and as many workers."""
+        files (rx queues) on port 0, of which the forwarder polls one per lcore."""
         nat_n = {"ssw-nat-1k": 1 << 10, "ssw-nat-1m": 1 << 20}.get(variant)
         frames = self.a.nat_frames if nat_n and nat_n > 4096 else self.a.frames
         # One file per rx queue; with several, the frames are split among them.
@@ -753,18 +753,19 @@ class Bench:
         mbufs = self.mbufs_for(frames)
         mem_mb = mbufs * 2304 // (1 << 20) + (384 if nat_n else 256)
         extra = {}
+        lcs = lcores.split(",")
         if variant == "testpmd-io":
-            if queues == 1:
-                lc = ["-l", "0,1", "--main-lcore", "0"]
+            if len(lcs) == 1:
+                lc = ["-l", f"0,{lcs[0]}", "--main-lcore", "0"]
             else:  # the main lcore (asleep) shares CPU 0 with forwarding lcore 1
                 lc = ["--lcores", "0@0,1@0,2@1", "--main-lcore", "0"]
+            n = len(lcs)
             proc, tel = self.start_testpmd("testpmd-io", lc, vdevs,
-                                           ["--forward-mode=io", f"--nb-cores={queues}",
-                                            f"--rxq={queues}", f"--txq={queues}"], mbufs, mem_mb)
+                                           ["--forward-mode=io", f"--nb-cores={n}",
+                                            f"--rxq={n}", f"--txq={n}"], mbufs, mem_mb)
             procs, count = [proc], self.tel_count(tel, 1)
         elif variant == "l3fwd-lpm":
-            lcs = lcores.split(",")
-            config = ",".join(f"({p},{q},{lcs[q]})" for p in (0, 1) for q in range(queues))
+            config = ",".join(f"({p},{q},{lcs[q]})" for p in (0, 1) for q in range(len(lcs)))
             proc, tel = self.start_l3fwd("l3fwd", lcores, vdevs, config, mem_mb)
             procs, count = [proc], self.tel_count(tel, 1)
         else:
@@ -1008,10 +1009,10 @@ class Bench:
                     examples.append(f"{ip_str(orig)} -> {ip_str(dst)}")
             if i % 16 == 0:
                 summed += 1
-                ip = bytes(fr[14:34])
+                ip = fr[14:34]
                 udp_len = struct.unpack_from("!H", fr, 38)[0]
-                pseudo = bytes(fr[26:34]) + struct.pack("!BBH", 0, 17, udp_len)
-                if _csum(ip) != 0 or _csum(pseudo + bytes(fr[34:34 + udp_len])) != 0:
+                pseudo = fr[26:34] + struct.pack("!BBH", 0, 17, udp_len)
+                if _csum(ip) != 0 or _csum(pseudo + fr[34:34 + udp_len]) != 0:
                     bad_sum += 1
         result = {"captured": total, "router_tx": tx, "correct": ok, "untranslated": untranslated,
                   "wrong": wrong, "checksums_checked": summed, "bad_checksums": bad_sum,
@@ -1032,7 +1033,8 @@ class Bench:
         for rep in range(self.a.repeat):
             log(f"scaling: repetition {rep + 1}/{self.a.repeat}")
             for v in variants:
-                self.add_sample("scaling", f"{v} x1", self.run_fwd(v, lcores="1"))
+                # The same two-queue port for both: one worker polls one queue (one file).
+                self.add_sample("scaling", f"{v} x1", self.run_fwd(v, lcores="1", queues=2))
                 self.add_sample("scaling", f"{v} x2", self.run_fwd(v, lcores="0,1", queues=2))
 
     # ---- case idle (e): idle CPU and RTT over af_packet/veth ----
@@ -1214,9 +1216,10 @@ class Bench:
                   f"since writing the capture competes for the CPU).\n")
         if rows("scaling"):
             w("## (d) Scaling: one worker vs two (`-l 1` vs `-l 0,1`), port 0 with two rx queues\n")
-            w("Two rx_pcap files on the pcap port (one rx queue each), null port with two tx "
-              "queues. Two workers take both vCPUs: the control thread, the benchmark driver "
-              "and everything else on the machine then run on the forwarding cores.\n")
+            w(f"The pcap port has two rx queues (two rx_pcap files of {self.a.frames // 2} frames) "
+              "in both runs; one worker polls one of them, two workers one each. Two workers "
+              "take both vCPUs: the control thread, the benchmark driver and everything else on "
+              "the machine then run on the forwarding cores.\n")
             w("| forwarder | 1 worker Mpps | 2 workers Mpps | 2 / 1 | cycles/pkt 1 | cycles/pkt 2 | others (cores) |")
             w("|---|---:|---:|---:|---:|---:|---:|")
             for v in dict.fromkeys(r["variant"].rsplit(" ", 1)[0] for r in rows("scaling")):
