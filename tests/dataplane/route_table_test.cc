@@ -212,7 +212,8 @@ TEST_F(RouteTable, Tbl8ExhaustionRefusedAndHopReleased) {
     ASSERT_TRUE(set("10.0.2.0/25", blackhole()));
     for (uint32_t i = 0; i < route_table::kMaxNextHops + 100; ++i) {
         std::string err;
-        // A fresh next hop each time: if a failed add leaked its slot, they would run out.
+        // A fresh next hop each time (outside 192.0.2.0/24, used below): if a failed add
+        // leaked its slot, they would run out.
         next_hop nh{next_hop::kind::gateway, 0, ip4_addr(0xac100000u + i)};
         ASSERT_FALSE(rt_->set(P("10.0.3.0/25"), nh, err));
         ASSERT_FALSE(err.empty());
@@ -222,12 +223,12 @@ TEST_F(RouteTable, Tbl8ExhaustionRefusedAndHopReleased) {
     rcu_.synchronize();
     EXPECT_EQ(rt_->find(P("10.0.3.0/25")), nullptr);
     EXPECT_EQ(lookup("10.0.3.1"), nullptr);
-    ASSERT_TRUE(set("10.0.4.0/24", via("172.16.9.9")));
+    ASSERT_TRUE(set("10.0.4.0/24", via("192.0.2.9")));
     // Freeing a group makes room.
     ASSERT_TRUE(rt_->remove(P("10.0.1.0/25")));
     rcu_.synchronize();
-    ASSERT_TRUE(set("10.0.3.0/25", via("172.16.1.1")));
-    EXPECT_EQ(*lookup("10.0.3.1"), via("172.16.1.1"));
+    ASSERT_TRUE(set("10.0.3.0/25", via("192.0.2.10")));
+    EXPECT_EQ(*lookup("10.0.3.1"), via("192.0.2.10"));
 }
 
 TEST_F(RouteTable, SharedNextHopsAreOneSlot) {
