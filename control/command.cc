@@ -98,7 +98,8 @@ cmd_address parse_address(word_cursor &c) {
     else
         c.fail("address: expected 'add' or 'del', got '{}'", verb);
     auto p = c.address_with_length("address/length");
-    if (p.len == 0) c.fail("address: prefix length 0 is not an interface address");
+    if (p.len == 0)
+        c.fail("address: '{}' has prefix length 0, not an interface address", ip4_prefix{p.addr, 0}.to_string());
     cmd.addr = p.addr;
     cmd.len = p.len;
     c.expect("port", "address");

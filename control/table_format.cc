@@ -73,7 +73,7 @@ std::string render_text(const json &data) {
     std::string out;
     if (data.is_null()) return out;
     if (data.is_array()) {
-        if (!data.empty() && data.front().is_object())
+        if (data.empty() || data.front().is_object())
             render_table(data, out);
         else
             for (const auto &v : data) out += cell(v) + "\n";

@@ -81,14 +81,11 @@ size_t build_echo_reply(uint8_t *out, size_t cap, const uint8_t *req, size_t req
                       kDefaultTtl, ip->type_of_service);
     uint8_t *ic = out + 20;
     std::memcpy(ic, icmp_in, icmp_len);
-    // Only the type changes (8 -> 0): patch the checksum (RFC 1624) instead of summing the
-    // whole payload again.
-    uint16_t old_word, new_word, check;
-    std::memcpy(&old_word, ic, 2);
+    // Summed afresh: an RFC 1624 update gives 0x0000 for a message that becomes all zero
+    // (identifier, sequence and data zero), whose only valid checksum is 0xffff.
     ic[0] = icmp::kEchoReply;
-    std::memcpy(&new_word, ic, 2);
-    std::memcpy(&check, ic + 2, 2);
-    check = csum::replace16(check, old_word, new_word);
+    ic[2] = ic[3] = 0;
+    const uint16_t check = csum::compute(ic, icmp_len);
     std::memcpy(ic + 2, &check, 2);
     return total;
 }

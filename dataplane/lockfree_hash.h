@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <rte_branch_prediction.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
@@ -50,6 +51,7 @@ public:
     // ---- readers (any thread) ----
 
     bool lookup(uint32_t key, uint32_t &value) const {
+        if (unlikely(key == 0)) return false;  // 0 marks the empty slot
         uint32_t b = hash(key) & mask_;
         for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
             const bucket &bk = buckets_[b];
@@ -123,6 +125,7 @@ public:
 
 private:
     bool probe_from(uint32_t b, uint32_t key, uint32_t &value) const {
+        if (unlikely(key == 0)) return false;  // 0 marks the empty slot
         for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
             const bucket &bk = buckets_[b];
             for (unsigned i = 0; i < kSlotsPerBucket; ++i) {

@@ -57,8 +57,8 @@ void neighbor_cache::resolve(ip4_addr ip, uint16_t port, void *pkt, uint64_t now
         e.updated_ms = now_ms;
         e.deadline_ms = now_ms + params_.retrans_ms;
         e.probes = 1;
-        e.hold.push_back(pkt);
-        entries_.emplace(ip, std::move(e));
+        auto &held = entries_.emplace(ip, std::move(e)).first->second;
+        hold(held, pkt);
         io_.send_arp_request(port, ip, nullptr);
         return;
     }
@@ -72,11 +72,7 @@ void neighbor_cache::resolve(ip4_addr ip, uint16_t port, void *pkt, uint64_t now
                 e.deadline_ms = now_ms + params_.retrans_ms;
                 io_.send_arp_request(port, ip, nullptr);
             }
-            if (e.hold.size() >= params_.hold_max) {
-                io_.drop_held(e.hold.front(), drop_reason::neighbor_hold_overflow);
-                e.hold.pop_front();
-            }
-            e.hold.push_back(pkt);
+            hold(e, pkt);
             return;
         case neighbor_state::failed:
             io_.drop_held(pkt, drop_reason::neighbor_failed);
@@ -99,10 +95,22 @@ void neighbor_cache::resolve(ip4_addr ip, uint16_t port, void *pkt, uint64_t now
             e.state = neighbor_state::incomplete;
             e.probes = 1;
             e.deadline_ms = now_ms + params_.retrans_ms;
-            e.hold.push_back(pkt);
+            hold(e, pkt);
             io_.send_arp_request(port, ip, nullptr);
             return;
     }
+}
+
+void neighbor_cache::hold(entry &e, void *pkt) {
+    if (params_.hold_max == 0) {
+        io_.drop_held(pkt, drop_reason::neighbor_hold_overflow);
+        return;
+    }
+    if (e.hold.size() >= params_.hold_max) {  // the oldest goes, as Linux does
+        io_.drop_held(e.hold.front(), drop_reason::neighbor_hold_overflow);
+        e.hold.pop_front();
+    }
+    e.hold.push_back(pkt);
 }
 
 bool neighbor_cache::learn(ip4_addr ip, uint16_t port, const mac_addr &mac, arp_kind kind,

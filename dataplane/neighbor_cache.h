@@ -88,6 +88,7 @@ public:
 
 private:
     bool publish(entry &e);
+    void hold(entry &e, void *pkt);
     void release_hold(entry &e);
     void drop_hold(entry &e, drop_reason why);
     void erase(std::map<ip4_addr, entry>::iterator it, drop_reason why);

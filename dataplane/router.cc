@@ -20,6 +20,9 @@ int worker_entry(void *arg) { return static_cast<worker *>(arg)->run(); }
 router::router() = default;
 
 router::~router() {
+    // The deferred frees refer to the tables, which are destroyed before rcu_: run them
+    // now, while the tables exist (the workers have stopped).
+    if (rcu_.qsbr()) rcu_.synchronize();
     workers_.clear();
     neigh_cache_.reset();  // frees held mbufs
     slow_.reset();

@@ -183,7 +183,7 @@ TEST(ParseCommand, AddressErrors) {
 }
 
 // Every refusal quotes the word it refused; the /0 one names only the length.
-TEST(ParseCommand, DISABLED_ZeroLengthAddressErrorQuotesToken) {
+TEST(ParseCommand, ZeroLengthAddressErrorQuotesToken) {
     expect_error("address add 10.0.0.1/0 port 1", "'10.0.0.1/0'");
 }
 

@@ -64,9 +64,8 @@ TEST(RenderText, EmptyArrayInObjectIsNone) {
     EXPECT_EQ(render_text(obj), "routes:\n(none)\n");
 }
 
-// The show commands reply with a bare array of rows; with no rows render_text takes the
-// array-of-strings branch and prints nothing at all instead of "(none)".
-TEST(RenderText, DISABLED_EmptyTopLevelArrayIsNone) {
+// The show commands reply with a bare array of rows; with no rows that is "(none)".
+TEST(RenderText, EmptyTopLevelArrayIsNone) {
     EXPECT_EQ(render_text(json::array()), "(none)\n");
 }
 

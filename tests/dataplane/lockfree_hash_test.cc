@@ -96,9 +96,9 @@ TEST(LockfreeHash, KeyZeroRefused) {
     EXPECT_EQ(contents(h), (std::map<uint32_t, uint32_t>{{5, 6}}));
 }
 
-// Key 0 marks an empty slot, so a lookup of key 0 matches the first empty slot it sees and
-// reports a hit with value 0 (for neighbor_table: index 0, another neighbor's entry).
-TEST(LockfreeHash, DISABLED_KeyZeroNeverFound) {
+// Key 0 marks an empty slot: a lookup of key 0 must not match an empty slot and report a
+// hit with value 0 (for neighbor_table: index 0, another neighbor's entry).
+TEST(LockfreeHash, KeyZeroNeverFound) {
     lockfree_hash h;
     ASSERT_TRUE(h.init(10));
     uint32_t v = 12345;

@@ -108,9 +108,9 @@ TEST_F(RouteTable, LongestPrefixWins) {
     EXPECT_EQ(*lookup("10.1.2.129"), on_port(2));
 }
 
-// The parser accepts 0.0.0.0/0 ("route add 0.0.0.0/0 via G"), but rte_lpm_add takes depths
-// 1..32 only and refuses depth 0 with -EINVAL, so set() fails.
-TEST_F(RouteTable, DISABLED_DefaultRoute) {
+// rte_lpm_add takes depths 1..32 only: the default route is kept beside the LPM and used
+// on a miss, and more specific routes still win.
+TEST_F(RouteTable, DefaultRoute) {
     make();
     std::string err;
     ASSERT_TRUE(rt_->set(P("0.0.0.0/0"), via("192.0.2.1"), err)) << err;
