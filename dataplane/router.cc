@@ -15,6 +15,8 @@ namespace ssw {
 
 namespace {
 int worker_entry(void *arg) { return static_cast<worker *>(arg)->run(); }
+// DPDK object names are process-wide: each router instance gets its own.
+std::atomic<unsigned> instances{0};
 }  // namespace
 
 router::router() = default;
@@ -45,6 +47,8 @@ bool router::init(const router_config &cfg, std::string &error) {
         return false;
     }
     use_dpdk_table_memory(rte_eal_has_hugepages() != 0);
+    const unsigned id = instances++;
+    auto name = [id](const char *base) { return id ? fmt::format("{}{}", base, id) : std::string(base); };
     if (!register_punt_field()) {
         error = fmt::format("cannot register the mbuf field: {}", rte_strerror(rte_errno));
         return false;
@@ -61,7 +65,7 @@ bool router::init(const router_config &cfg, std::string &error) {
         return false;
     }
     // Per-lcore mempool caches, plus what every rx and tx ring can hold.
-    pool_ = rte_pktmbuf_pool_create("ssw_mbufs", cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+    pool_ = rte_pktmbuf_pool_create(name("ssw_mbufs").c_str(), cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                     int(rte_socket_id()));
     if (!pool_) {
         error = fmt::format("cannot create a pool of {} mbufs: {} (give more memory with -m, "
@@ -69,14 +73,14 @@ bool router::init(const router_config &cfg, std::string &error) {
                             cfg_.mbufs, rte_strerror(rte_errno));
         return false;
     }
-    punt_ring_ = rte_ring_create("ssw_punt", 4096, int(rte_socket_id()), RING_F_SC_DEQ);
-    inject_ring_ = rte_ring_create("ssw_inject", 4096, int(rte_socket_id()),
+    punt_ring_ = rte_ring_create(name("ssw_punt").c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+    inject_ring_ = rte_ring_create(name("ssw_inject").c_str(), 4096, int(rte_socket_id()),
                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!punt_ring_ || !inject_ring_) {
         error = fmt::format("cannot create rings: {}", rte_strerror(rte_errno));
         return false;
     }
-    if (!routes_.init("ssw_routes", cfg_.max_routes, cfg_.tbl8_groups, rcu_, error)) return false;
+    if (!routes_.init(name("ssw_routes"), cfg_.max_routes, cfg_.tbl8_groups, rcu_, error)) return false;
     if (!neighbors_.init(cfg_.neighbor.max_entries, rcu_)) {
         error = "cannot allocate the neighbor table";
         return false;
