@@ -14,6 +14,6 @@ asan=${SSW_ASAN_BUILD_DIR:-build-asan}
 if [ ! -f "$asan/build.ninja" ]; then
   meson setup "$asan" -Db_sanitize=address,undefined -Dbench=false
 fi
-ninja -C "$asan" tests/unit_tests
+ninja -C "$asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   meson test -C "$asan" --suite unit --print-errorlogs --no-rebuild
