@@ -61,7 +61,10 @@ bool control_client::send_all(const std::string &data, std::string &error) {
 
 std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &error, int timeout_ms) {
     size_t nl;
-    while ((nl = buf_.find('\n')) == std::string::npos) {
+    while ((nl = buf_.find('\n', pos_)) == std::string::npos) {
+        // Drop what was consumed before reading more (not per reply: that would be quadratic).
+        buf_.erase(0, pos_);
+        pos_ = 0;
         pollfd p{fd_, POLLIN, 0};
         int rc = poll(&p, 1, timeout_ms);
         if (rc == 0) {
@@ -77,8 +80,10 @@ std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &er
         }
         buf_.append(tmp, size_t(n));
     }
-    std::string reply = buf_.substr(0, nl);
-    buf_.erase(0, nl + 1);
+    const std::string_view reply(buf_.data() + pos_, nl - pos_);
+    pos_ = nl + 1;
+    // The plain acknowledgement (every queued line of a batch) needs no JSON parser.
+    if (reply == "{\"ok\":true}") return nlohmann::ordered_json{{"ok", true}};
     try {
         return nlohmann::ordered_json::parse(reply);
     } catch (const nlohmann::json::exception &e) {
@@ -108,7 +113,7 @@ std::optional<std::vector<nlohmann::ordered_json>> control_client::call_many(
             // Drain whatever replies have arrived, without waiting.
             for (;;) {
                 pollfd p{fd_, POLLIN, 0};
-                if (buf_.find('\n') == std::string::npos && poll(&p, 1, 0) <= 0) break;
+                if (buf_.find('\n', pos_) == std::string::npos && poll(&p, 1, 0) <= 0) break;
                 auto r = read_reply(error, timeout_ms);
                 if (!r) return std::nullopt;
                 replies.push_back(std::move(*r));

@@ -14,7 +14,9 @@ public:
     control_client() = default;
     control_client(const control_client &) = delete;
     control_client &operator=(const control_client &) = delete;
-    control_client(control_client &&o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
+    control_client(control_client &&o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)), pos_(o.pos_) {
+        o.fd_ = -1;
+    }
     ~control_client();
 
     // Connects to `path`, waiting at most timeout_ms for the socket to answer.
@@ -35,7 +37,8 @@ private:
     std::optional<nlohmann::ordered_json> read_reply(std::string &error, int timeout_ms);
 
     int fd_ = -1;
-    std::string buf_;
+    std::string buf_;  // received, not yet returned from buf_[pos_] on
+    size_t pos_ = 0;
 };
 
 }  // namespace ssw

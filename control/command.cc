@@ -314,8 +314,11 @@ std::vector<std::string_view> split_words(std::string_view line) {
 }
 
 bool is_blank_or_comment(std::string_view line) {
-    auto words = split_words(line);
-    return words.empty() || words[0].front() == '#';
+    for (char ch : line) {
+        if (ch == ' ' || ch == '\t' || ch == '\r') continue;
+        return ch == '#';
+    }
+    return true;
 }
 
 parse_result parse_command(std::string_view line) {

@@ -20,7 +20,7 @@ bool read_command_file(const std::string &path, std::vector<command_line> &out, 
     unsigned n = 0;
     while (std::getline(in, text)) {
         ++n;
-        if (!is_blank_or_comment(text)) out.push_back({path, n, text});
+        if (!is_blank_or_comment(text)) out.push_back({path, n, std::move(text)});
     }
     if (in.bad()) {
         error = fmt::format("error reading {}: {}", path, strerror(errno));

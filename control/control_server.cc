@@ -23,6 +23,9 @@ namespace ssw {
 
 namespace {
 
+// The reply to a line queued in a batch: the same every time, so not built each time.
+const std::string kQueued = "{\"ok\":true}";
+
 bool make_address(const std::string &path, sockaddr_un &addr, std::string &error) {
     std::memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
@@ -200,7 +203,7 @@ std::string control_server::handle_line(client &c, std::string_view line, execut
             return reply::failure(error).to_json().dump();
         }
         c.batch.push_back(std::move(*p.cmd));
-        return reply{}.to_json().dump();
+        return kQueued;
     }
     switch (batch->action) {
         case cmd_batch::op::begin:

@@ -90,6 +90,8 @@ reply executor::execute(const command &cmd) {
 
 reply executor::execute_batch(const std::vector<command> &cmds) {
     transaction t;
+    t.undo.reserve(cmds.size() * 2);
+    t.publish.reserve(cmds.size() * 2);
     for (size_t i = 0; i < cmds.size(); ++i) {
         if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
             std::holds_alternative<cmd_batch>(cmds[i])) {
