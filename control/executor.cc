@@ -767,6 +767,17 @@ json executor::show_stats() const {
     }
     j["dropped"] = dropped;
     j["drops"] = drops;
+    if constexpr (kStageCycles) {
+        // Cycles per received packet, by stage, summed over the workers (-Dstage_cycles=true).
+        json stages;
+        const uint64_t rx = std::max<uint64_t>(1, t.event_count(event::rx_packets));
+        for (size_t s = 0; s < size_t(stage::count); ++s) {
+            uint64_t c = 0;
+            for (unsigned i = 0; i < r_.worker_count(); ++i) c += r_.worker_at(i).stages().cycles(ssw::stage(s));
+            stages[std::string(kStageNames[s])] = double(c * 10 / rx) / 10.0;
+        }
+        j["stage_cycles_per_packet"] = stages;
+    }
     j["bindings"] = model_.bindings.size();
     return j;
 }

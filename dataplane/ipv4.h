@@ -58,7 +58,7 @@ inline bool check_ipv4(const rte_ipv4_hdr *ip, uint32_t avail, drop_reason &why)
         why = drop_reason::ip_bad_length;
         return false;
     }
-    if (!csum::verify(ip, hlen)) {
+    if (!(hlen == kIpv4MinHeaderLen ? csum::verify20(ip) : csum::verify(ip, hlen))) {
         why = drop_reason::ip_bad_checksum;
         return false;
     }

@@ -109,6 +109,7 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
             drop(m, drop_reason::eth_unknown_type);
         }
     }
+    clock_.mark(stage::parse);
     if (n_ip == 0) return;
     if (r_.nat().empty())
         route_burst<false>(in_port, ip_pkts, dsts, n_ip);
@@ -137,6 +138,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
     if constexpr (kNat) {
         // Destination translation comes before the route lookup (DESIGN.md §1).
         nat.lookup_bulk(dsts, n, by_dst);
+        clock_.mark(stage::dnat);
         uint32_t lpm_keys[kMaxBurst];
         for (uint16_t j = 0; j < n; ++j) {
             const nat_table::slot *b = by_dst[j];
@@ -227,6 +229,8 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
         }
     }
 
+    clock_.mark(stage::route);
+
     // Phase 2: source translations, looked up together.
     if constexpr (kNat) {
         if (n_src) {
@@ -249,7 +253,13 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
         }
     }
 
-    // Phase 3: rewrite and queue.
+    clock_.mark(stage::snat);
+
+    // Phase 3: rewrite (translations, TTL); what exceeds the egress MTU goes to be fragmented.
+    rte_mbuf *ready[kMaxBurst];
+    uint32_t ready_nh[kMaxBurst];
+    uint16_t ready_out[kMaxBurst];
+    uint16_t n_ready = 0;
     const uint64_t now = kNat ? rte_rdtsc() : 0;
     for (uint16_t j = 0; j < n; ++j) {
         rte_mbuf *m = pkts[j];
@@ -276,19 +286,41 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
             punt(m, punt_kind::output, fj.out);
             continue;
         }
-        uint64_t word;
-        if (unlikely(!r_.neighbors().lookup(ip4_addr(fj.next_hop), word) ||
-                     neighbor_table::port_of(word) != fj.out)) {
-            punt_of(m)->next_hop = fj.next_hop;
-            punt(m, punt_kind::output, fj.out);
+        ready[n_ready] = m;
+        ready_nh[n_ready] = fj.next_hop;
+        ready_out[n_ready] = fj.out;
+        ++n_ready;
+    }
+    clock_.mark(stage::rewrite);
+
+    // Phase 4: next hops' MACs. Packets of a burst mostly share a next hop: one lookup
+    // serves a run of them.
+    uint32_t last_nh = 0;
+    uint16_t last_out = UINT16_MAX;
+    uint64_t word = 0;
+    bool known = false;
+    uint32_t forwarded = 0;
+    for (uint16_t k = 0; k < n_ready; ++k) {
+        rte_mbuf *m = ready[k];
+        const uint16_t out = ready_out[k];
+        if (ready_nh[k] != last_nh || out != last_out) {
+            last_nh = ready_nh[k];
+            last_out = out;
+            known = r_.neighbors().lookup(ip4_addr(last_nh), word) && neighbor_table::port_of(word) == out;
+        }
+        if (unlikely(!known)) {
+            punt_of(m)->next_hop = last_nh;
+            punt(m, punt_kind::output, out);
             continue;
         }
         auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
         std::memcpy(eth, &word, 6);
-        std::memcpy(eth + 6, &r_.runtime(fj.out).mac_raw, 6);
-        counters_.count(event::forwarded);
-        to_port(fj.out, m);
+        std::memcpy(eth + 6, &r_.runtime(out).mac_raw, 6);
+        ++forwarded;
+        to_port(out, m);
     }
+    counters_.count(event::forwarded, forwarded);
+    clock_.mark(stage::neighbor);
 }
 
 void worker::redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway) {
@@ -367,10 +399,12 @@ int worker::run() {
     uint32_t sleep_us = kFirstSleepUs;
     rte_mbuf *pkts[kMaxBurst];
 
+    clock_.start();
     while (likely(!r_.stopping())) {
         unsigned got = 0;
         for (const auto &[port, queue] : rxq_) {
             const uint16_t n = rte_eth_rx_burst(port, queue, pkts, burst);
+            clock_.mark(stage::rx);
             if (n) {
                 process_burst(port, pkts, n);
                 got += n;
@@ -378,6 +412,7 @@ int worker::run() {
         }
         if (index_ == 0) got += drain_inject();
         flush();
+        clock_.mark(stage::tx);
         rcu.quiescent(index_);
 
         if (got) {
@@ -392,6 +427,7 @@ int worker::run() {
         timespec ts{0, long(std::min(sleep_us, cfg.idle_sleep_us)) * 1000};
         nanosleep(&ts, nullptr);
         rcu.online(index_);
+        clock_.start();  // sleeping is no stage's cost
         counters_.count(event::idle_sleeps);
         sleep_us = std::min(sleep_us * 2, cfg.idle_sleep_us);
     }

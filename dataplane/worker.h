@@ -13,6 +13,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/punt.h"
 #include "dataplane/router.h"
+#include "dataplane/stage_clock.h"
 #include "dataplane/token_bucket.h"
 
 namespace ssw {
@@ -25,6 +26,7 @@ public:
     const std::vector<std::pair<uint16_t, uint16_t>> &rx_queues() const { return rxq_; }
     unsigned index() const { return index_; }
     const counter_block &counters() const { return counters_; }
+    const stage_clock &stages() const { return clock_; }
 
     // The loop; returns when the router stops.
     int run();
@@ -80,6 +82,7 @@ private:
     const uint16_t txq_;
     std::vector<std::pair<uint16_t, uint16_t>> rxq_;
     counter_block counters_;
+    stage_clock clock_;
 
     tx_buffer txb_[RTE_MAX_ETHPORTS];
     uint64_t pending_ports_ = 0;
