@@ -1149,6 +1149,8 @@ class Bench:
                         notes.append("drops " + ", ".join(f"{k} {v}" for k, v in s["drops"].items()))
                     if s.get("load_seconds"):
                         notes.append(f"loaded in {s['load_seconds']}s")
+                    if s.get("startup_seconds"):
+                        notes.append(f"started with the bindings in {s['startup_seconds']}s")
                     if s.get("gen_mpps") is not None:
                         notes.append(f"offered {s['gen_mpps']:.2f}" + (f", sink {s['sink_mpps']:.2f}" if "sink_mpps" in s else ""))
                 w(f"| {r['variant']} | {f(r.get('mpps'))} | {f(r.get('cycles_per_packet'), '{:.0f}')} | "
