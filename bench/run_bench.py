@@ -668,8 +668,7 @@ class Bench:
         return lambda: tel.stats(port)[field]
 
     def wait_flowing(self, name, count, procs, timeout=60):
-        first = wait_until(f"{name} to forward", lambda: count() or None, timeout, procs)
-        return first
+        wait_until(f"{name} to forward", lambda: count() or None, timeout, procs)
 
     def check_pcap_mac(self, ctl):
         ports = ctl.call("show ports")
@@ -716,7 +715,7 @@ class Bench:
             argv.append("--benchmark_filter=/1K")
         argv += ["--", *eal]
         log("lookup: " + shlex.join(argv))
-        r = run(argv, timeout=1800)
+        run(argv, timeout=1800)
         data = json.loads(out.read_text())
         for b in data["benchmarks"]:
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
@@ -965,9 +964,9 @@ class Bench:
                     f"{stormy['updates_per_s'] / 1e3:.0f}k/s")
             finally:
                 self.lab.stop(proc)
-        self.storm_check(n, batch, frames, pcap, mbufs, mem_mb)
+        self.storm_check(n, batch, pcap, mbufs, mem_mb)
 
-    def storm_check(self, n, batch, frames, pcap, mbufs, mem_mb):
+    def storm_check(self, n, batch, pcap, mbufs, mem_mb):
         """A shorter run with the tx port captured to a pcap file: every packet's destination
         must be a care-of address its original destination (carried in the payload) held at
         some point, and sampled packets must have correct IPv4 and UDP checksums."""
