@@ -631,8 +631,10 @@ json executor::show_ports() const {
         rte_eth_stats st{};
         rte_eth_stats_get(p, &st);
         std::string addrs;
-        for (const auto &ia : model_.addresses[p])
-            addrs += (addrs.empty() ? "" : " ") + ip4_prefix{ia.addr, ia.len}.to_string();
+        for (const auto &ia : model_.addresses[p]) {
+            if (!addrs.empty()) addrs += ' ';
+            addrs += ip4_prefix{ia.addr, ia.len}.to_string();
+        }
         const port_settings &ps = model_.ports[p];
         json row;
         row["port"] = p;

@@ -333,7 +333,10 @@ int main(int argc, char **argv) {
     std::vector<char *> eal_argv(argv, argv + sep);
     int rc = rte_eal_init(int(eal_argv.size()), eal_argv.data());
     if (rc < 0) {
-        std::cerr << fmt::format("ssw-router: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
+        // rte_errno is not always set: the EAL's own messages above say what went wrong
+        // (e.g. another process uses this --file-prefix).
+        std::cerr << fmt::format("ssw-router: EAL initialisation failed{} (see the EAL messages above)\n",
+                                 rte_errno ? fmt::format(": {}", rte_strerror(rte_errno)) : std::string());
         return 1;
     }
     init_logging();

@@ -32,7 +32,9 @@ class slow_path;
 struct router_config {
     uint16_t burst = 32;            // rx burst size (at most kMaxBurst)
     uint32_t idle_polls = 256;      // empty polls before a worker starts to sleep
-    uint32_t idle_sleep_us = 200;   // longest sleep of an idle worker; 0 = busy-poll always
+    // Longest sleep of an idle worker; 0 = busy-poll always. 500 us: ~5% of a core when
+    // idle, +0.34 ms RTT through an idle router (bench/RESULTS.md, case e).
+    uint32_t idle_sleep_us = 500;
     uint32_t mbufs = 16383;
     uint32_t max_routes = 65536;
     uint32_t tbl8_groups = 4096;
