@@ -49,6 +49,9 @@ void executor::transaction::commit() {
 }
 
 executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
+    // Sized once: a table of a million bindings must not rehash in the middle of a batch.
+    model_.bindings.reserve(r.nat().capacity());
+    model_.owner.reserve(size_t(r.nat().capacity()) * 2);
     model_.addresses.resize(r.port_count());
     model_.ports.resize(r.port_count());
     for (uint16_t p = 0; p < r.port_count(); ++p)

@@ -20,15 +20,15 @@ bool nat_table::init(uint32_t capacity, unsigned workers, rcu_domain &rcu) {
     if (!index_.init(capacity * 2 + 2)) return false;
     free_.reserve(n_slots_);
     for (uint32_t i = n_slots_; i-- > 0;) free_.push_back(i);
-    bindings_.reserve(capacity);
     capacity_ = capacity;
     rcu_ = &rcu;
     return true;
 }
 
 uint32_t nat_table::take_slot() {
+    if (free_.empty()) rcu_->reclaim();  // slots whose grace period is over
     if (free_.empty()) {
-        rcu_->synchronize();  // every deferred slot comes back
+        rcu_->synchronize();  // wait for one: every deferred slot comes back
         if (free_.empty()) return UINT32_MAX;
     }
     uint32_t idx = free_.back();
@@ -48,9 +48,9 @@ void nat_table::count_kind(binding_kind k, int delta) {
 }
 
 const binding *nat_table::find(ip4_addr home, binding &out) const {
-    auto it = bindings_.find(home.host());
-    if (it == bindings_.end()) return nullptr;
-    const slot *s = at(it->second);
+    const uint32_t idx = slot_of(home.host());
+    if (idx == UINT32_MAX) return nullptr;
+    const slot *s = at(idx);
     out = binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port};
     return &out;
 }
@@ -61,17 +61,20 @@ bool nat_table::set(const binding &b, std::string &error) {
         error = "home and care-of addresses must be distinct and non-zero";
         return false;
     }
-    auto existing = bindings_.find(m);
-    // M* may be a key only of this same binding (its current care-of address).
+    const uint32_t existing = slot_of(m);
+    // M* may be a key only of this same binding (its current care-of address); M may be the
+    // care-of address of no binding.
     uint32_t other;
-    if (index_.lookup(ms, other) && (existing == bindings_.end() || other != existing->second)) {
-        const slot *o = at(other);
-        error = fmt::format("{} is already {} of the binding of {}", b.care_of.to_string(),
-                            o->care_of == ms ? "the care-of address" : "the home address",
-                            ip4_addr(o->home).to_string());
-        return false;
+    for (uint32_t key : {ms, m}) {
+        if (index_.lookup(key, other) && other != existing) {
+            const slot *o = at(other);
+            error = fmt::format("{} is already {} of the binding of {}", ip4_addr(key).to_string(),
+                                o->care_of == key ? "the care-of address" : "the home address",
+                                ip4_addr(o->home).to_string());
+            return false;
+        }
     }
-    if (existing == bindings_.end() && bindings_.size() >= capacity_) {
+    if (existing == UINT32_MAX && size_ >= capacity_) {
         error = fmt::format("binding table full ({} bindings)", capacity_);
         return false;
     }
@@ -95,37 +98,34 @@ bool nat_table::set(const binding &b, std::string &error) {
     index_.upsert(ms, idx);
     index_.upsert(m, idx);
     count_kind(b.kind, +1);
-    if (existing != bindings_.end()) {
-        const uint32_t old = existing->second;
-        const slot *os = at(old);
+    if (existing != UINT32_MAX) {
+        const slot *os = at(existing);
         if (os->care_of != ms) index_.erase(os->care_of);
         count_kind(os->kind, -1);
-        existing->second = idx;
-        release_slot(old);
+        release_slot(existing);
     } else {
-        bindings_.emplace(m, idx);
+        ++size_;
     }
     return true;
 }
 
 bool nat_table::remove(ip4_addr home) {
-    auto it = bindings_.find(home.host());
-    if (it == bindings_.end()) return false;
-    const uint32_t idx = it->second;
+    const uint32_t idx = slot_of(home.host());
+    if (idx == UINT32_MAX) return false;
     const slot *s = at(idx);
     index_.erase(s->home);
     index_.erase(s->care_of);
     count_kind(s->kind, -1);
-    bindings_.erase(it);
+    --size_;
     release_slot(idx);
     return true;
 }
 
 void nat_table::hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const {
     packets = last_tsc = 0;
-    auto it = bindings_.find(home.host());
-    if (it == bindings_.end()) return;
-    const slot *s = at(it->second);
+    const uint32_t idx = slot_of(home.host());
+    if (idx == UINT32_MAX) return;
+    const slot *s = at(idx);
     for (unsigned w = 0; w < workers_; ++w) {
         packets += s->hits(w).packets.load(std::memory_order_relaxed);
         last_tsc = std::max(last_tsc, s->hits(w).last_tsc.load(std::memory_order_relaxed));

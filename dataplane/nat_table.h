@@ -15,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <rte_prefetch.h>
@@ -99,22 +98,28 @@ public:
     // full or b.care_of is a key of another binding.
     bool set(const binding &b, std::string &error);
     bool remove(ip4_addr home);
-    uint32_t size() const { return uint32_t(bindings_.size()); }
+    uint32_t size() const { return size_; }
     uint32_t capacity() const { return capacity_; }
     // Packets translated by the binding of `home` and the TSC of the last, summed over workers.
     void hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const;
     // The current binding of every home address, in no particular order.
     template <typename F>
     void for_each(F &&f) const {
-        for (const auto &[home, idx] : bindings_) {
+        index_.for_each([&](uint32_t key, uint32_t idx) {
             const slot *s = at(idx);
-            f(binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port});
-        }
+            if (s->home == key) f(binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port});
+        });
     }
     const binding *find(ip4_addr home, binding &out) const;
 
 private:
     slot *mut(uint32_t idx) { return reinterpret_cast<slot *>(slots_ + size_t(idx) * stride_); }
+    // The slot of the binding whose home address is `home`, or UINT32_MAX. The index maps
+    // both addresses of a binding to its slot; the home key is the one equal to slot->home.
+    uint32_t slot_of(uint32_t home) const {
+        uint32_t idx;
+        return index_.lookup(home, idx) && at(idx)->home == home ? idx : UINT32_MAX;
+    }
     uint32_t take_slot();
     void release_slot(uint32_t idx);
     void count_kind(binding_kind k, int delta);
@@ -127,8 +132,7 @@ private:
     uint32_t capacity_ = 0;
     uint32_t n_slots_ = 0;
     std::vector<uint32_t> free_;
-    // home -> slot index, the writer's own map (iteration, replace, delete).
-    std::unordered_map<uint32_t, uint32_t> bindings_;
+    uint32_t size_ = 0;  // bindings
     std::atomic<uint32_t> n_forward_{0};
     std::atomic<uint32_t> n_local_snat_{0};
     rcu_domain *rcu_ = nullptr;
