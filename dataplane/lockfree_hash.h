@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <immintrin.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
@@ -50,23 +52,7 @@ public:
 
     // ---- readers (any thread) ----
 
-    bool lookup(uint32_t key, uint32_t &value) const {
-        if (unlikely(key == 0)) return false;  // 0 marks the empty slot
-        uint32_t b = hash(key) & mask_;
-        for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
-            const bucket &bk = buckets_[b];
-            for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
-                uint64_t s = bk.slot[i].load(std::memory_order_acquire);
-                if (uint32_t(s >> 32) == key) {
-                    value = uint32_t(s);
-                    return true;
-                }
-            }
-            if (bk.overflow.load(std::memory_order_acquire) == 0) return false;
-            b = (b + 1) & mask_;
-        }
-        return false;
-    }
+    bool lookup(uint32_t key, uint32_t &value) const { return probe_from(hash(key) & mask_, key, value); }
 
     // Looks up n keys (n <= 64): hashes all first and prefetches their buckets, then probes.
     // Bit i of the result is set when keys[i] was found; values[i] is then its value.
@@ -126,6 +112,35 @@ public:
 private:
     bool probe_from(uint32_t b, uint32_t key, uint32_t &value) const {
         if (unlikely(key == 0)) return false;  // 0 marks the empty slot
+        const __m128i k = _mm_set1_epi32(int(key));
+        for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
+            const bucket &bk = buckets_[b];
+            // Compare all seven keys at once (no branch on where the key sits): a slot's key
+            // is the high 32-bit lane of its 64-bit word, the odd lanes below.
+            const auto *v = reinterpret_cast<const __m128i *>(&bk);
+            const unsigned m0 = unsigned(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 0), k))));
+            const unsigned m1 = unsigned(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 1), k))));
+            const unsigned m2 = unsigned(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 2), k))));
+            const unsigned m3 = unsigned(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 3), k))));
+            const unsigned hits = (m0 & 0xa) | (m1 & 0xa) << 4 | (m2 & 0xa) << 8 | (m3 & 0x2) << 12;
+            if (hits) {
+                // The vector loads are not one atomic read of a slot: read the slot itself
+                // (one 64-bit load, from L1 now) and check its key again.
+                const unsigned i = unsigned(__builtin_ctz(hits)) >> 1;
+                const uint64_t s = bk.slot[i].load(std::memory_order_acquire);
+                if (likely(uint32_t(s >> 32) == key)) {
+                    value = uint32_t(s);
+                    return true;
+                }
+                return probe_scalar(b, key, value);  // raced with the writer: the slow way
+            }
+            if (bk.overflow.load(std::memory_order_acquire) == 0) return false;
+            b = (b + 1) & mask_;
+        }
+        return false;
+    }
+
+    bool probe_scalar(uint32_t b, uint32_t key, uint32_t &value) const {
         for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
             const bucket &bk = buckets_[b];
             for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
