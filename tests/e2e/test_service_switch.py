@@ -131,6 +131,30 @@ class ServiceSwitchTest(unittest.TestCase):
         r = ping(self.c, "192.168.10.2", count=3, interval=0.1)
         self.assertEqual(r.loss, 0, r.raw)
 
+    def test_redirects_let_a_native_host_reach_the_moved_vm_directly(self):
+        # Cases 5/6: B's packets for M come in and go out on the same port. With redirects on,
+        # the router tells B (whose gateway it is) to send to M directly; Linux accepts it
+        # (accept_redirects, shared_media) and ARPs for M on the segment, where C answers.
+        self.router.ctl("port 2 redirects on")
+        try:
+            before = self.router.counter("redirects_sent")
+            r = ping(self.b, M, count=3, interval=0.2)
+            self.assertEqual(r.loss, 0, r.raw)
+            self.assertGreater(self.router.counter("redirects_sent"), before)
+            route = self.b.run(["ip", "route", "get", M]).stdout
+            self.assertIn(f"via {M}", route, "B did not take the redirect")
+            # B's requests now go straight to C; C's replies still pass the router: Linux takes
+            # a redirect only from the gateway it uses (C's is the home gateway 192.168.11.1,
+            # which the router only proxies), see README.
+            fwd = self.router.counter("forwarded")
+            r = ping(self.b, M, count=5, interval=0.05)
+            self.assertEqual(r.loss, 0, r.raw)
+            self.assertEqual(r.reply_sources, {M})
+            self.assertLessEqual(self.router.counter("forwarded") - fwd, 5, "B's requests still pass the router")
+        finally:
+            self.router.ctl("port 2 redirects off")
+            self.b.run(["ip", "route", "flush", "cache"])
+
     def test_keep_source_variant_leaves_source_untranslated(self):
         try:
             self.router.ctl(f"nat add {M} to {MSTAR} local port 2 keep-source")
