@@ -226,12 +226,28 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
             return reply::failure(fmt::format("static route {} exists; delete it first", p.to_string()));
     }
     if (auto e = check_route_capacity(host); !e.empty()) return reply::failure(e);
+    if (need_connected && c.len <= 30)
+        for (ip4_addr b : {subnet.broadcast(), subnet.addr}) {
+            if (origin_of(ip4_prefix{b, 32}) == route_origin::static_route)
+                return reply::failure(fmt::format("static route {}/32 exists; delete it first", b.to_string()));
+            if (auto e = check_route_capacity(ip4_prefix{b, 32}); !e.empty()) return reply::failure(e);
+        }
 
     model_.addresses[c.port].push_back(ia);
     t.undo.push_back([this, port = c.port] { model_.addresses[port].pop_back(); });
-    t.publish.push_back([this, port = c.port, ia] { r_.addresses(port).push_back(ia); });
+    t.publish.push_back([this, port = c.port, ia] {
+        r_.addresses(port).push_back(ia);
+        r_.publish_own_addresses();
+    });
     stage_route(host, {route_origin::local, {next_hop::kind::local, c.port, {}}}, t);
-    if (need_connected) stage_route(subnet, {route_origin::connected, {next_hop::kind::connected, c.port, {}}}, t);
+    if (need_connected) {
+        stage_route(subnet, {route_origin::connected, {next_hop::kind::connected, c.port, {}}}, t);
+        // Directed broadcasts are not forwarded (RFC 1812 5.3.5.2), nor sent to the
+        // subnet's all-zeros host; /31 and /32 have neither.
+        if (c.len <= 30)
+            for (ip4_addr b : {subnet.broadcast(), subnet.addr})
+                stage_route(ip4_prefix{b, 32}, {route_origin::broadcast, {next_hop::kind::broadcast, c.port, {}}}, t);
+    }
     return {};
 }
 
@@ -264,9 +280,14 @@ reply executor::del_address(const cmd_address &c, transaction &t) {
     t.publish.push_back([this, port = c.port, ia] {
         auto &a = r_.addresses(port);
         a.erase(std::remove(a.begin(), a.end(), ia), a.end());
+        r_.publish_own_addresses();
     });
     stage_route_removal(ip4_prefix{c.addr, 32}, t);
-    if (!subnet_still_served && c.len < 32) stage_route_removal(subnet, t);
+    if (!subnet_still_served && c.len < 32) {
+        stage_route_removal(subnet, t);
+        if (c.len <= 30)
+            for (ip4_addr b : {subnet.broadcast(), subnet.addr}) stage_route_removal(ip4_prefix{b, 32}, t);
+    }
     return {};
 }
 
@@ -279,7 +300,9 @@ reply executor::stage(const cmd_route &c, transaction &t) {
     if (exists && it->second.origin != route_origin::static_route)
         return reply::failure(fmt::format("{} is the {} route of an interface address; "
                                           "change the address instead",
-                                          pfx, it->second.origin == route_origin::local ? "local" : "connected"));
+                                          pfx, it->second.origin == route_origin::local       ? "local"
+                                               : it->second.origin == route_origin::broadcast ? "broadcast"
+                                                                                              : "connected"));
     if (c.action == cmd_route::op::del) {
         if (!exists) return reply::failure(fmt::format("no route {}", pfx));
         stage_route_removal(c.prefix, t);
@@ -452,7 +475,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         });
         t.publish.push_back([this, home = c.home, local = before.b.is_local()] {
             r_.nat().remove(home);
-            if (local) r_.neigh_cache().remove(home);  // the VM left this segment
+            if (local) r_.neigh_cache().remove_learned(home);  // the VM left this segment
         });
         return {};
     }
@@ -502,7 +525,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     });
     // A VM that left this router's segment: its neighbor entry there is stale now.
     if (before && before->b.is_local() && !(b.is_local() && b.port == before->b.port))
-        t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove(m); });
+        t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove_learned(m); });
     t.publish.push_back([this, b] {
         std::string error;
         if (!r_.nat().set(b, error))
@@ -585,6 +608,7 @@ std::vector<std::string> executor::snapshot_commands() const {
                 out.push_back(fmt::format("route add {} blackhole", pfx.to_string()));
                 break;
             case next_hop::kind::local:
+            case next_hop::kind::broadcast:
                 break;
         }
     }
@@ -678,6 +702,7 @@ json executor::show_routes() const {
         const char *type = "static";
         if (e.origin == route_origin::connected) type = "connected";
         if (e.origin == route_origin::local) type = "local";
+        if (e.origin == route_origin::broadcast) type = "broadcast";
         if (e.nh.type == next_hop::kind::blackhole) type = "blackhole";
         row["type"] = type;
         row["via"] = e.nh.type == next_hop::kind::gateway ? e.nh.gateway.to_string() : "";

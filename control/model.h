@@ -18,7 +18,7 @@
 
 namespace ssw {
 
-enum class route_origin { connected, local, static_route };
+enum class route_origin { connected, local, broadcast, static_route };
 
 struct route_entry {
     route_origin origin = route_origin::static_route;

@@ -23,6 +23,8 @@ namespace ssw {
     _(ip_bad_source, "source is multicast, broadcast, loopback, reserved or zero")            \
     _(ip_bad_destination, "destination is multicast, broadcast, loopback or zero")            \
     _(ip_not_for_us_l2_broadcast, "IPv4 in an Ethernet broadcast frame not for the router")   \
+    _(ip_source_is_ours, "source is one of the router's own addresses (spoofed or looped)")  \
+    _(ip_directed_broadcast, "to a connected subnet's broadcast address (RFC 1812 5.3.5.2)") \
     _(ttl_exceeded, "TTL expired in transit")                                                 \
     _(no_route, "no route to the destination")                                                \
     _(blackhole, "route is a blackhole")                                                      \

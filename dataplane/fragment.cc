@@ -47,6 +47,9 @@ int fragment_ipv4(const uint8_t *pkt, size_t len, uint16_t mtu,
 
     const uint8_t *payload = pkt + hlen;
     const size_t payload_len = tlen - hlen;
+    // A piece that ends beyond 65535 bytes belongs to no valid datagram (RFC 791: 13-bit
+    // offsets in 8-byte units); its offsets would wrap into the flags.
+    if (size_t(base_offset) * 8 + payload_len > 65535 - 20) return -1;
     size_t done = 0;
     int count = 0;
     while (done < payload_len) {

@@ -185,6 +185,13 @@ bool neighbor_cache::remove(ip4_addr ip) {
     return true;
 }
 
+bool neighbor_cache::remove_learned(ip4_addr ip) {
+    auto it = entries_.find(ip);
+    if (it == entries_.end() || it->second.state == neighbor_state::permanent) return false;
+    erase(it, drop_reason::neighbor_removed);
+    return true;
+}
+
 void neighbor_cache::flush_port(uint16_t port) {
     for (auto it = entries_.begin(); it != entries_.end();) {
         auto next = std::next(it);

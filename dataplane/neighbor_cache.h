@@ -76,6 +76,8 @@ public:
     bool add_static(ip4_addr ip, uint16_t port, const mac_addr &mac, uint64_t now_ms,
                     std::string &error);
     bool remove(ip4_addr ip);
+    // Removes a learned entry; a static (permanent) one stays. False when none was removed.
+    bool remove_learned(ip4_addr ip);
     // Removes every dynamic entry on `port` (its addresses changed); held packets dropped.
     void flush_port(uint16_t port);
     // Runs the timers that are due.

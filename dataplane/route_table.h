@@ -24,6 +24,7 @@ struct next_hop {
         connected,  // on-link: the destination itself is the neighbor
         gateway,    // via a neighbor router
         blackhole,  // drop silently (counted)
+        broadcast,  // a connected subnet's broadcast or network address: never forwarded
     };
     kind type = kind::blackhole;
     uint16_t port = 0;

@@ -1,5 +1,7 @@
 #include "dataplane/router.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -26,6 +28,7 @@ router::~router() {
     // now, while the tables exist (the workers have stopped).
     if (rcu_.qsbr()) rcu_.synchronize();
     workers_.clear();
+    delete own_.exchange(nullptr);
     neigh_cache_.reset();  // frees held mbufs
     slow_.reset();
     if (punt_ring_) {
@@ -89,6 +92,7 @@ bool router::init(const router_config &cfg, std::string &error) {
         error = fmt::format("cannot allocate a binding table for {} bindings", cfg_.nat_capacity);
         return false;
     }
+    publish_own_addresses();  // empty: workers always find a set
     slow_ = std::make_unique<slow_path>(*this);
     if (!slow_->init(error)) return false;
     neigh_cache_ = std::make_unique<neighbor_cache>(neighbors_, cfg_.neighbor, *slow_);
@@ -135,6 +139,21 @@ void router::close_ports() {
         rte_eth_dev_close(p.id);
         port_rt_[p.id].active = false;
     }
+}
+
+bool own_address_set::contains(uint32_t raw) const { return std::binary_search(addrs.begin(), addrs.end(), raw); }
+
+void router::publish_own_addresses() {
+    auto *s = new own_address_set;
+    for (const auto &port : addrs_)
+        for (const auto &ia : port) {
+            const uint32_t raw = ia.addr.be().raw();
+            s->addrs.push_back(raw);
+            s->bloom |= uint64_t(1) << own_address_set::bit(raw);
+        }
+    std::sort(s->addrs.begin(), s->addrs.end());
+    const own_address_set *old = own_.exchange(s, std::memory_order_acq_rel);
+    if (old) rcu_.defer([old] { delete old; });
 }
 
 bool router::is_own_address(ip4_addr a, uint16_t port) const {

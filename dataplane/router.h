@@ -29,6 +29,18 @@ namespace ssw {
 class worker;
 class slow_path;
 
+// The router's own addresses, for the workers' spoofed-source check: a 64-bit Bloom filter
+// answers "no" for almost every packet with one load and a shift; a hit is confirmed in the
+// sorted list. Immutable once published; replaced whole (RCU) when addresses change.
+struct own_address_set {
+    uint64_t bloom = 0;
+    std::vector<uint32_t> addrs;  // raw network-order words, sorted
+
+    static unsigned bit(uint32_t raw) { return (raw * 0x9e3779b1u) >> 26; }
+    bool may_contain(uint32_t raw) const { return (bloom >> bit(raw)) & 1; }
+    bool contains(uint32_t raw) const;
+};
+
 struct router_config {
     uint16_t burst = 32;            // rx burst size (at most kMaxBurst)
     uint32_t idle_polls = 256;      // empty polls before a worker starts to sleep
@@ -89,6 +101,10 @@ public:
     std::vector<interface_address> &addresses(uint16_t port) { return addrs_[port]; }
     // Whether `a` is one of our addresses on `port` (on any port when port == UINT16_MAX).
     bool is_own_address(ip4_addr a, uint16_t port = UINT16_MAX) const;
+    // Rebuilds the workers' own-address set from addresses(); call after changing them.
+    void publish_own_addresses();
+    const own_address_set *own_addresses() const { return own_.load(std::memory_order_acquire); }
+
     bool proxies(uint16_t port, ip4_addr a) const { return proxy_arp_.match(port, a).has_value(); }
     // The port a local binding delivers `a` on, if `a` is the home address of one.
     std::optional<uint16_t> local_binding_port(ip4_addr a) const {
@@ -130,6 +146,7 @@ private:
     std::vector<port_info> ports_;
     std::array<port_runtime, RTE_MAX_ETHPORTS> port_rt_;
     std::array<std::vector<interface_address>, RTE_MAX_ETHPORTS> addrs_;
+    std::atomic<const own_address_set *> own_{nullptr};
     rte_mempool *pool_ = nullptr;
     rte_ring *punt_ring_ = nullptr;
     rte_ring *inject_ring_ = nullptr;

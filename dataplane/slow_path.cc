@@ -366,7 +366,8 @@ void slow_path::send_redirect(rte_mbuf *m, uint16_t in_port, ip4_addr gateway) {
 void slow_path::send_ip(rte_mbuf *m) {
     const ip4_addr dst = dst_of(reinterpret_cast<const rte_ipv4_hdr *>(ip_of(m)));
     const next_hop *nh = r_.routes().lookup(dst);
-    if (!nh || nh->type == next_hop::kind::local || nh->type == next_hop::kind::blackhole) {
+    if (!nh || nh->type == next_hop::kind::local || nh->type == next_hop::kind::blackhole ||
+        nh->type == next_hop::kind::broadcast) {
         drop(m, nh ? drop_reason::blackhole : drop_reason::no_route);
         return;
     }

@@ -55,6 +55,7 @@ void worker::drop_with_icmp(rte_mbuf *m, drop_reason why, uint16_t in_port, uint
 void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
     counters_.count(event::rx_packets, n);
     const uint64_t my_mac = r_.runtime(in_port).mac_raw;
+    const own_address_set *own = r_.own_addresses();
 
     rte_mbuf *ip_pkts[kMaxBurst];
     uint32_t dsts[kMaxBurst];
@@ -93,6 +94,10 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
             drop_reason why;
             if (unlikely(!check_ipv4(ip, len - kEthHeaderLen, why))) {
                 drop(m, why);
+                continue;
+            }
+            if (unlikely(own->may_contain(ip->src_addr)) && own->contains(ip->src_addr)) {
+                drop(m, drop_reason::ip_source_is_ours);
                 continue;
             }
             // Ethernet pads short frames: forward the datagram, not the padding.
@@ -194,7 +199,8 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
                 if (nh.type == next_hop::kind::local)
                     punt(m, punt_kind::local, in_port);
                 else
-                    drop(m, drop_reason::blackhole);
+                    drop(m, nh.type == next_hop::kind::broadcast ? drop_reason::ip_directed_broadcast
+                                                                 : drop_reason::blackhole);
                 pkts[j] = nullptr;
                 continue;
             }

@@ -11,7 +11,8 @@ with sendp() on A's veth, N frames of each bad kind (built here with scapy). Aft
 router forwards (valid options, a total length shorter than the frame, fragments) must reach
 X as expected (captured there) with no drop counted. A table of kind, frames, counter and
 delta is printed; the ping must lose nothing and the router must exit 0 on SIGTERM. Two
-more checks fail today (known bugs, unittest.expectedFailure): see them at the end.
+more checks cover addresses a router must not forward for (spoofed own source, directed
+broadcast).
 
 What a veth and af_packet actually deliver (found here, and asserted):
 - Ethernet frames shorter than 14 bytes never arrive short: the sending kernel pads a raw
@@ -400,15 +401,11 @@ class HostileTrafficTest(unittest.TestCase):
         self.assertLessEqual(p.loss, max(1, p.sent // 200), f"ping lost {p.loss} of {p.sent}")
         self.assertIsNone(self.router.proc.poll(), "the router is not running")
 
-    # -- known bugs: each check fails today; see the comment for where and why --
+    # -- addresses a router must not forward for (found by this test when it did) --
 
-    @unittest.expectedFailure
-    def test_known_bug_source_spoofed_as_router_address_is_forwarded(self):
-        # check_ipv4 (dataplane/ipv4.h) rejects martian sources (bad_source) but not the
-        # router's own addresses, so a host on port 0 can send packets "from" 10.0.0.1 (port
-        # 1's address) and the router forwards them (Linux drops them as martian sources).
-        # With TTL 1 the ICMP error goes to the router itself, and slow_path::send_ip drops it
-        # as `blackhole` although no blackhole route exists (icmp_errors_sent counts it too).
+    def test_source_spoofed_as_router_address_is_dropped(self):
+        # A host on port 0 sends packets "from" 10.0.0.1 (port 1's address): martian sources
+        # for a router (Linux drops them too); never forwarded, never answered.
         n = 20
         pkt = IP(src="10.0.0.1", dst=X_IP) / UDP(sport=40002, dport=PROBE_PORT) / Raw(b"spoofed")
         cap = Capture(self.x, "eth0", "src host 10.0.0.1 and udp")
@@ -418,17 +415,11 @@ class HostileTrafficTest(unittest.TestCase):
         got = cap.stop()
         after = self.drops()
         self.assertEqual(len(got), 0, "packets from the router's own address were forwarded")
-        self.assertEqual(after["ip_bad_source"] - before["ip_bad_source"], n)
+        self.assertEqual(after["ip_source_is_ours"] - before["ip_source_is_ours"], n)
 
-    @unittest.expectedFailure
-    def test_known_bug_directed_broadcast_is_arped_for(self):
-        # A packet to the broadcast address of a connected subnet (10.0.0.255, port 1) takes
-        # the connected route like a unicast host (worker.cc route_burst: next hop = the
-        # destination): the slow path broadcasts ARP requests for 10.0.0.255, holds the
-        # packet, and after three requests drops it as neighbor_failed with an ICMP host
-        # unreachable. RFC 1812 5.3.5.2: directed broadcasts are not forwarded by default;
-        # and no host answers ARP for a broadcast address. Expected: dropped at once, counted
-        # (ip_bad_destination), no ARP.
+    def test_directed_broadcast_is_dropped_without_arp(self):
+        # RFC 1812 5.3.5.2: directed broadcasts (10.0.0.255 on port 1's subnet) are not
+        # forwarded by default, and no host answers ARP for a broadcast address.
         n = 20
         pkt = IP(src=A_IP, dst="10.0.0.255") / UDP(sport=40003, dport=PROBE_PORT) / Raw(b"bcast")
         cap = Capture(self.x, "eth0", "arp")
@@ -439,7 +430,7 @@ class HostileTrafficTest(unittest.TestCase):
         after = self.drops()
         who_has = [f for f in got if f[38:42] == bytes([10, 0, 0, 255])]
         self.assertEqual(who_has, [], "the router ARPed for the subnet broadcast address")
-        self.assertEqual(after["ip_bad_destination"] - before["ip_bad_destination"], n)
+        self.assertEqual(after["ip_directed_broadcast"] - before["ip_directed_broadcast"], n)
 
     def print_table(self, p):
         if not self.rows:

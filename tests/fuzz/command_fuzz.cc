@@ -42,33 +42,6 @@ using namespace ssw;
 
 router *g_router = nullptr;
 
-// Known bug 1 (tests/fuzz/crashes/README.md): deleting a local binding, or changing it to
-// another port or to a forward binding, removes M's neighbor entry even when M is a static
-// neighbor: the model keeps the static neighbor, the dataplane has lost it. Unless strict(),
-// such neighbors are left out of the consistency check, so that fuzzing goes on past it.
-std::set<ip4_addr> g_lost_static;
-
-std::map<uint32_t, binding> local_bindings(const control_model &m) {
-    std::map<uint32_t, binding> out;
-    for (const auto &[home, e] : m.bindings)
-        if (e.b.is_local()) out.emplace(home, e.b);
-    return out;
-}
-
-// After an accepted command or batch: which static neighbors known bug 1 took away.
-void note_lost_statics(const std::map<uint32_t, binding> &locals_before, const control_model &m,
-                       const std::vector<const command *> &cmds) {
-    for (const command *c : cmds)
-        if (const auto *n = std::get_if<cmd_neigh>(c)) g_lost_static.erase(n->ip);
-    for (const auto &[home, b] : locals_before) {
-        auto it = m.bindings.find(home);
-        const bool moved =
-            it == m.bindings.end() || !it->second.b.is_local() || it->second.b.port != b.port;
-        if (moved && m.static_neighbors.count(ip4_addr(home))) g_lost_static.insert(ip4_addr(home));
-    }
-    std::erase_if(g_lost_static, [&](ip4_addr a) { return !m.static_neighbors.count(a); });
-}
-
 void drain_inject() {
     void *m;
     while (rte_ring_dequeue(g_router->inject_ring(), &m) == 0)
@@ -175,12 +148,10 @@ void check_consistency(const control_model &m, std::string_view after) {
                after);
 
     const auto &entries = r.neigh_cache().entries();
-    const size_t lost = fuzz::strict() ? 0 : g_lost_static.size();
-    FUZZ_CHECK(entries.size() + lost == m.static_neighbors.size(),
+    FUZZ_CHECK(entries.size() == m.static_neighbors.size(),
                "after '{}': {} neighbor entries, {} static neighbors modelled", after,
                entries.size(), m.static_neighbors.size());
     for (const auto &[ip, n] : m.static_neighbors) {
-        if (lost && g_lost_static.count(ip) && !entries.count(ip)) continue;
         auto it = entries.find(ip);
         FUZZ_CHECK(it != entries.end() && it->second.state == neighbor_state::permanent &&
                        it->second.mac == n.first && it->second.port == n.second,
@@ -191,7 +162,7 @@ void check_consistency(const control_model &m, std::string_view after) {
             r.neighbors().lookup(ip, word) && word == neighbor_table::pack(n.first, n.second),
             "after '{}': static neighbor {} not in the workers' table", after, ip.to_string());
     }
-    FUZZ_CHECK(r.neighbors().size() + lost == m.static_neighbors.size(),
+    FUZZ_CHECK(r.neighbors().size() == m.static_neighbors.size(),
                "after '{}': the workers' neighbor table has {} entries, {} modelled", after,
                r.neighbors().size(), m.static_neighbors.size());
 
@@ -226,11 +197,9 @@ bool is_config(const command &c) {
 }
 
 void must(executor &ex, const std::string &line) {
-    const auto locals = local_bindings(ex.model());
     reply rep = ex.execute_line(line);
     drain_inject();
     FUZZ_CHECK(rep.ok, "teardown '{}' refused: {}", line, rep.error);
-    note_lost_statics(locals, ex.model(), {});
 }
 
 // Deletes everything with the commands, in an order the executor accepts, then checks that
@@ -348,7 +317,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 continue;
             }
             const std::string before = model_text(ex.model(), true);
-            const auto locals = local_bindings(ex.model());
             reply rep = ex.execute_batch(batch);
             drain_inject();
             (void)rep.to_json().dump();
@@ -357,7 +325,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                            "a refused batch of {} commands changed the model", batch.size());
             std::vector<const command *> cmds;
             for (const command &bc : batch) cmds.push_back(&bc);
-            if (rep.ok) note_lost_statics(locals, ex.model(), cmds);
             check_consistency(ex.model(), "batch commit");
             batch.clear();
             continue;
@@ -371,22 +338,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
 
         const std::string before = model_text(ex.model(), true);
-        auto locals = local_bindings(ex.model());
         reply rep = run(ex, c, line);
         if (!rep.ok)
             FUZZ_CHECK(model_text(ex.model(), true) == before,
                        "'{}' was refused ({}) but changed the model", line, rep.error);
         else
-            note_lost_statics(locals, ex.model(), {&c});
         check_consistency(ex.model(), line);
         if (!rep.ok || !is_config(c)) continue;
 
         // The same command again: refused, or nothing changes.
         const std::string once = model_text(ex.model(), true);
         const std::string once_no_epochs = model_text(ex.model(), false);
-        locals = local_bindings(ex.model());
         reply again = run(ex, c, line);
-        if (again.ok) note_lost_statics(locals, ex.model(), {&c});
         if (again.ok)
             FUZZ_CHECK(model_text(ex.model(), false) == once_no_epochs,
                        "'{}' accepted twice changed the model the second time:\n{}\n---\n{}", line,

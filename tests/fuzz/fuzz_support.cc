@@ -42,11 +42,6 @@ void init_eal(const char *target) {
     std::atexit(remove_runtime_dir);
 }
 
-bool strict() {
-    static const bool on = std::getenv("SSW_FUZZ_STRICT") != nullptr;
-    return on;
-}
-
 void fail(const char *file, int line, const char *cond, const std::string &detail) {
     fmt::print(stderr, "\n==== fuzz invariant broken at {}:{}\n     {}\n     {}\n", file, line,
                cond, detail);

@@ -14,9 +14,6 @@ namespace ssw::fuzz {
 // file prefix unique to this process. Aborts on failure: a target cannot run without it.
 void init_eal(const char *target);
 
-// SSW_FUZZ_STRICT set: the targets stop tolerating the router bugs they know about
-// (tests/fuzz/crashes/README.md), so that the inputs kept there reproduce them.
-bool strict();
 
 // Reports a broken invariant and aborts; libFuzzer saves the input as a crash.
 [[noreturn]] void fail(const char *file, int line, const char *cond, const std::string &detail);

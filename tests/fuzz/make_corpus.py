@@ -3,7 +3,7 @@
 
   corpus/packet/   one frame each, for packet_fuzz: a control byte, then the frame
   corpus/command/  one or more command lines each, for command_fuzz
-  crashes/         inputs that reproduce known router bugs (kept out of the corpus)
+  corpus/*/regression-*   inputs that reproduced router bugs the targets found (fixed)
 
 The frames fit the router packet_fuzz.cc configures (its kConfig): ports 0 (203.0.113.1/24,
 MTU 576, default route via .254), 1 (10.0.0.1/24 and 100.64.0.1/30, core), 2 (192.168.10.1/24,
@@ -546,15 +546,14 @@ COMMANDS = {
 }
 
 
-# Inputs that reproduce router bugs the targets know about (tests/fuzz/crashes/README.md):
-# kept out of the corpus, replayed with SSW_FUZZ_STRICT=1 by the fuzz_known_bug tests.
-KNOWN_BUG_COMMANDS = {
-    "command-static-neighbor-lost-by-nat-del": [
+# Inputs that reproduced router bugs the targets found, now fixed: regression seeds.
+REGRESSION_COMMANDS = {
+    "regression-static-neighbor-lost-by-nat-del": [
         "neigh add 192.168.11.3 lladdr 02:00:00:00:02:03 port 2",
         "nat add 192.168.11.3 to 192.168.10.3 local port 2",
         "nat del 192.168.11.3",
     ],
-    "command-static-neighbor-lost-by-nat-move": [
+    "regression-static-neighbor-lost-by-nat-move": [
         "neigh add 192.168.11.3 lladdr 02:00:00:00:02:03 port 2",
         "nat add 192.168.11.3 to 192.168.10.3 local port 2",
         "nat add 192.168.11.3 to 192.168.10.3 local port 1",
@@ -562,13 +561,13 @@ KNOWN_BUG_COMMANDS = {
 }
 
 
-def known_bug_frames():
+def regression_frames():
     # A last fragment at offset 65440 with 1400 bytes (beyond 65535: a "ping of death"
-    # piece), from port 1 to 203.0.113.10 behind port 0 (MTU 576): refragmented, its pieces'
-    # offsets wrap into the MF bit.
+    # piece), from port 1 to 203.0.113.10 behind port 0 (MTU 576): refragmenting it wrapped
+    # the pieces' offsets into the MF bit; now it is refused (fragment_failed).
     pkt = (Ether(dst=US, src=CORE) / IP(src="10.0.0.2", dst="203.0.113.10", frag=8180, proto=17, id=0x4242) /
            Raw(bytes(range(256)) * 5 + b"\x00" * 120))
-    return {"packet-fragment-offset-overflow": ctl(1) + bytes(pkt)}
+    return {"regression-fragment-offset-overflow": ctl(1) + bytes(pkt)}
 
 
 def main():
@@ -584,15 +583,14 @@ def main():
     for name, lines in COMMANDS.items():
         with open(os.path.join(command_dir, name), "wb") as f:
             f.write("\n".join(lines).encode("latin-1"))
-    crash_dir = os.path.join(HERE, "crashes")
-    os.makedirs(crash_dir, exist_ok=True)
-    known = dict(known_bug_frames())
-    known.update({k: "\n".join(v).encode() for k, v in KNOWN_BUG_COMMANDS.items()})
-    for name, data in known.items():
-        with open(os.path.join(crash_dir, name), "wb") as f:
+    for name, data in regression_frames().items():
+        with open(os.path.join(packet_dir, name), "wb") as f:
             f.write(data)
-    print(f"{len(seeds)} packet seeds, {len(COMMANDS)} command seeds, {len(known)} known-bug inputs",
-          file=sys.stderr)
+    for name, lines in REGRESSION_COMMANDS.items():
+        with open(os.path.join(command_dir, name), "wb") as f:
+            f.write("\n".join(lines).encode())
+    print(f"{len(seeds)} packet seeds, {len(COMMANDS)} command seeds, "
+          f"{1 + len(REGRESSION_COMMANDS)} regression inputs", file=sys.stderr)
 
 
 if __name__ == "__main__":

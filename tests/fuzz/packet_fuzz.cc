@@ -114,10 +114,6 @@ void check_pieces(uint16_t port, const uint8_t *ip, uint32_t avail) {
     if (!in.valid || be16_t::from_raw(hdr->packet_id).host() != in.id ||
         hdr->next_proto_id != in.proto || h->r.is_own_address(src_of(hdr)))
         return;
-    // Known bug 2 (tests/fuzz/crashes/README.md): a received fragment that ends beyond the
-    // 65535 bytes an IPv4 datagram can have is refragmented with offsets that wrap into the
-    // MF bit. Unless strict(), such inputs are left out of this check.
-    if (in.end > 65535 && !fuzz::strict()) return;
     const uint32_t ihl = ihl_bytes(hdr);
     const uint32_t begin = uint32_t(frag_field(hdr) & 0x1fff) * 8;
     const uint32_t end = begin + avail - ihl;
