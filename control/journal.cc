@@ -79,7 +79,10 @@ std::string recovery(const std::string &dir) {
 }  // namespace
 
 std::string frame_record(const std::string &payload) {
-    return fmt::format("R {} {:08x}\n", payload.size(), crc_of(payload)) + payload + "\n";
+    // The header has a checksum of its own: a complete header that does not verify is
+    // damage, not a write the crash cut short (whose header would be incomplete, or intact).
+    const std::string header = fmt::format("R {} {:08x}", payload.size(), crc_of(payload));
+    return fmt::format("{} {:08x}\n", header, crc_of(header)) + payload + "\n";
 }
 
 journal::~journal() {
@@ -148,8 +151,11 @@ bool journal::open(const std::string &dir, contents &out, std::string &error) {
         const size_t nl = data.find('\n', off);
         if (nl == std::string::npos) break;  // header cut short: torn
         size_t len = 0;
-        unsigned crc = 0;
-        if (sscanf(data.substr(off, nl - off).c_str(), "R %zu %x", &len, &crc) != 2) {
+        unsigned crc = 0, hcrc = 0;
+        const std::string line = data.substr(off, nl - off);
+        const size_t last_space = line.rfind(' ');
+        if (sscanf(line.c_str(), "R %zu %x %x", &len, &crc, &hcrc) != 3 || last_space == std::string::npos ||
+            crc_of(line.substr(0, last_space)) != hcrc) {
             error = fmt::format("journal {} is damaged at byte {} (record {}: bad header); {} — e.g. "
                                 "'truncate -s {} {}' keeps the {} records before it",
                                 path, off, out.records.size() + 1, recovery(dir), off, path, out.records.size());

@@ -5,7 +5,8 @@
 // renamed over the old one, the directory fsynced) and the journal emptied. On start the
 // router replays the snapshot and then the journal.
 //
-// Records are framed with their length and a CRC32-C:  "R <len> <crc>\n<len bytes>\n".
+// Records are framed with their length and a CRC32-C, and the header has a CRC of its own:
+// "R <len> <crc> <header crc>\n<len bytes>\n".
 // The snapshot and the journal carry a generation: the journal starts with "J <gen>", and
 // a journal older than the snapshot (a crash after the snapshot was written, before the
 // journal was emptied) holds nothing the snapshot lacks, so it is ignored.

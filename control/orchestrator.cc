@@ -229,8 +229,11 @@ std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s, con
                                                        ip4_addr vm) const {
     if (!s.has_pool()) return std::nullopt;
     std::set<ip4_addr> used;
-    for (const auto &[m, v] : st.vms)
+    for (const auto &[m, v] : st.vms) {
+        used.insert(m);  // a VM's own (home) address is never another's care-of
         if (m != vm && !v.care_of.is_zero()) used.insert(v.care_of);
+    }
+    for (const auto &[name, a] : topo_.vms) used.insert(a);
     for (uint64_t a = s.pool_first.host(); a <= s.pool_last.host(); ++a)
         if (!used.count(ip4_addr(uint32_t(a))) && ip4_addr(uint32_t(a)) != s.gateway) return ip4_addr(uint32_t(a));
     return std::nullopt;

@@ -76,6 +76,12 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
     uint32_t idx = acquire_hop(nh, error);
     if (idx == UINT32_MAX) return false;
     int rc = prefix.len == 0 ? 0 : rte_lpm_add(lpm_, prefix.addr.host(), prefix.len, idx);
+    if (rc == -ENOSPC) {
+        // tbl8 groups freed by earlier deletes come back only after a grace period (the
+        // LPM's RCU defer queue); wait for one and try again.
+        rte_rcu_qsbr_synchronize(rcu_->qsbr(), RTE_QSBR_THRID_INVALID);
+        rc = rte_lpm_add(lpm_, prefix.addr.host(), prefix.len, idx);
+    }
     if (prefix.len == 0) default_.store(idx, std::memory_order_release);
     if (rc != 0) {
         release_hop(nh);

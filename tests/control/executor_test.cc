@@ -286,20 +286,9 @@ TEST_F(Executor, RouteTableLimits) {
 }
 
 // A tbl8 group freed by a route deletion returns to rte_lpm only after an RCU grace period
-// (RTE_LPM_QSBR_MODE_DQ), but the executor counts it free at once.
-//
-// DISABLED: defect in executor::check_route_capacity (control/executor.cc) together with
-// route_table::set (dataplane/route_table.cc). With every tbl8 group in use and a worker
-// online (here a thread that reports a quiescent state every 20 ms, as a busy worker does
-// every loop), the batch "route del 100.64.7.0/25; route add 100.64.200.0/25 port 2" is
-// accepted ({"applied":2}) and the model holds the new route, but rte_lpm_add fails with
-// ENOSPC (its reclaim does not wait for the grace period), route_table::set only logs "not
-// installed", and the dataplane has no route for 100.64.200.0/25: model and dataplane
-// disagree, the command was half-applied. Two separate commands in quick succession can hit
-// the same window. Fix: in route_table::set, on -ENOSPC from rte_lpm_add, wait for a grace
-// period (rcu_->synchronize(); workers quiesce every loop or are offline) and retry once;
-// or have check_route_capacity count groups whose release is still pending.
-TEST_F(Executor, DISABLED_TblGroupFreedInTheSameBatchIsReused) {
+// (RTE_LPM_QSBR_MODE_DQ), but the executor counts it free at once: the route table waits for
+// that grace period when rte_lpm has no free group.
+TEST_F(Executor, TblGroupFreedInTheSameBatchIsReused) {
     for (int i = 0; i < 64; ++i) ok("route add 100.64." + std::to_string(i) + ".0/25 port 1");
     rcu_domain &rcu = r_->rcu();
     std::atomic<bool> stop{false}, online{false};

@@ -698,15 +698,8 @@ TEST_F(Orchestrator, TwoVmsOnOneSegmentShareTheProxy) {
 // A care-of address names the VM at its new place; it must not be an address a host already
 // has. Here the topology names a VM E whose home address lies inside the foreign subnet's
 // care-of pool.
-//
-// DISABLED: defect in orchestrator::allocate_care_of (control/orchestrator.cc), which only
-// skips care-of addresses other VMs use and the gateway, and topology::parse
-// (control/topology.cc), which accepts a "vms" address inside a care_of_pool. Moving C to
-// foreign hands out 192.168.10.100, E's own address: R2 then holds "nat add 192.168.11.3 to
-// 192.168.10.100 local port 1" and every router translates traffic for E to C. Fix: skip
-// the addresses of the topology's VMs (and of VMs in the state) in allocate_care_of, and/or
-// refuse a VM inside a pool in topology::parse.
-TEST_F(Orchestrator, DISABLED_CareOfIsNeverANamedVmsAddress) {
+
+TEST_F(Orchestrator, CareOfIsNeverANamedVmsAddress) {
     nlohmann::json j = nlohmann::json::parse(std::ifstream(testbed_topology()));
     j["vms"]["E"] = "192.168.10.100";
     std::string err;

@@ -142,8 +142,13 @@ class DurabilityTest(unittest.TestCase):
         with open(path, "r+b") as f:
             f.seek(pos)
             f.write(bytes([data[pos]]))
+        # A record cut short: an intact header, then part of its payload (what a crash
+        # in the middle of a write leaves).
+        with open(path, "rb") as f:
+            data = f.read()
+        last = data[data.rfind(b"\nR ") + 1:]
         with open(path, "ab") as f:
-            f.write(b"R 40 0123abcd\nnat add 172.16")
+            f.write(last[:last.index(b"\n") + 10])
         r3 = self.router().start()
         self.assertEqual(len(r3.ctl("show nat")), 20)
         self.assertIn("interrupted", r3.output())
