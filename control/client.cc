@@ -59,6 +59,13 @@ bool control_client::send_all(const std::string &data, std::string &error) {
     return true;
 }
 
+// A router that refuses a client (permission, too many clients) replies at once and hangs
+// up, possibly before the command was sent: its reason is still waiting to be read.
+std::optional<nlohmann::ordered_json> control_client::refusal_after_failed_send() {
+    std::string ignored;
+    return read_reply(ignored, 100);
+}
+
 std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &error, int timeout_ms) {
     size_t nl;
     while ((nl = buf_.find('\n', pos_)) == std::string::npos) {
@@ -94,7 +101,7 @@ std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &er
 
 std::optional<nlohmann::ordered_json> control_client::call(const std::string &command,
                                                            std::string &error, int timeout_ms) {
-    if (!send_all(command + "\n", error)) return std::nullopt;
+    if (!send_all(command + "\n", error)) return refusal_after_failed_send();
     return read_reply(error, timeout_ms);
 }
 
@@ -108,7 +115,10 @@ std::optional<std::vector<nlohmann::ordered_json>> control_client::call_many(
         chunk += commands[i];
         chunk += '\n';
         if (chunk.size() >= 65536 || i + 1 == commands.size()) {
-            if (!send_all(chunk, error)) return std::nullopt;
+            if (!send_all(chunk, error)) {
+                if (auto r = refusal_after_failed_send()) error = r->value("error", error);
+                return std::nullopt;
+            }
             chunk.clear();
             // Drain whatever replies have arrived, without waiting.
             for (;;) {

@@ -35,6 +35,7 @@ public:
 private:
     bool send_all(const std::string &data, std::string &error);
     std::optional<nlohmann::ordered_json> read_reply(std::string &error, int timeout_ms);
+    std::optional<nlohmann::ordered_json> refusal_after_failed_send();
 
     int fd_ = -1;
     std::string buf_;  // received, not yet returned from buf_[pos_] on

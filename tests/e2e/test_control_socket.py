@@ -31,10 +31,16 @@ try:
 except OSError as e:
     print("connect-error", e.strerror)
     sys.exit(0)
-s.sendall(sys.argv[2].encode() + b"\n")
+try:
+    s.sendall(sys.argv[2].encode() + b"\n")
+except OSError:
+    pass  # a refused client is told why and closed, maybe before it has sent anything
 data = b""
 while not data.endswith(b"\n"):
-    chunk = s.recv(4096)
+    try:
+        chunk = s.recv(4096)
+    except OSError:
+        break
     if not chunk:
         break
     data += chunk
