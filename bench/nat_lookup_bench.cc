@@ -40,6 +40,7 @@
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 
+#include "bench/bench_eal.h"
 #include "dataplane/lockfree_hash.h"
 #include "dataplane/memory.h"
 #include "dataplane/nat_table.h"
@@ -396,46 +397,11 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char **argv) {
-    // Google Benchmark's flags before "--", the EAL's after it.
-    int sep = argc;
-    for (int i = 1; i < argc; ++i) {
-        if (std::string(argv[i]) == "--") {
-            sep = i;
-            break;
-        }
-    }
-    const std::string prefix = "nat-lookup-bench-" + std::to_string(getpid());
-    std::vector<std::string> eal_args = {argv[0]};
-    if (sep + 1 < argc) {
-        eal_args.insert(eal_args.end(), argv + sep + 1, argv + argc);
-    } else {
-        eal_args.insert(eal_args.end(), {"--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "0"});
-    }
-    eal_args.insert(eal_args.end(), {"--file-prefix", prefix, "--log-level", "lib.*:error"});
-    std::vector<char *> eal_argv;
-    for (auto &a : eal_args) eal_argv.push_back(a.data());
-    if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "nat_lookup_bench: EAL initialisation failed (EAL options after --)\n");
-        return 1;
-    }
-    int bench_argc = sep;
-    benchmark::Initialize(&bench_argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(bench_argc, argv)) return 2;
-    benchmark::AddCustomContext("eal", [&] {
-        std::string s;
-        for (size_t i = 1; i < eal_args.size(); ++i) s += (i > 1 ? " " : "") + eal_args[i];
-        return s;
-    }());
+    ssw::bench::eal_session eal(argc, argv, "nat-lookup-bench");
+    if (!eal.ok()) return 1;
     register_all();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    release_tables();
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    // The EAL leaves its runtime directory behind even with --no-shconf.
-    if (runtime_dir.ends_with("/" + prefix)) {
-        std::error_code ec;
-        std::filesystem::remove_all(runtime_dir, ec);
-    }
+    release_tables();  // before the EAL shuts down
     return 0;
 }

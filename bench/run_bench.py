@@ -3,7 +3,8 @@
 
     sudo /usr/bin/python3 bench/run_bench.py [--quick] [--repeat N] [--cases fwd,memif,...]
 
-Builds what it needs (ssw-router, sswctl and nat_lookup_bench in --build-dir; DPDK's l3fwd in a
+Builds what it needs (ssw-router, sswctl, nat_lookup_bench and worker_bench in --build-dir, a
+release build; DPDK's l3fwd in a
 temporary copy), runs every case --repeat times (the variants of a case in turn, so that a
 drift of the machine's load touches all of them alike), and reports the median Mpps, cycles
 per packet and the ratio to the baselines measured in the same invocation. Writes
@@ -57,7 +58,7 @@ route add 0.0.0.0/0 via 10.0.0.2
 port 1 role core
 """
 
-CASES = ["lookup", "fwd", "memif", "storm", "scaling", "idle"]
+CASES = ["lookup", "worker", "fwd", "memif", "storm", "scaling", "idle"]
 
 
 class BenchError(Exception):
@@ -442,6 +443,7 @@ class Bench:
         self.router = self.build / "control" / "ssw-router"
         self.sswctl = self.build / "control" / "sswctl"
         self.lookup_bench = self.build / "bench" / "nat_lookup_bench"
+        self.worker_bench = self.build / "bench" / "worker_bench"
         self.l3fwd = None
         self.tsc_hz = read_cpu_mhz() * 1e6
         self.results = []  # rows: dict(case, variant, samples=[...], ...)
@@ -454,14 +456,20 @@ class Bench:
     def build_all(self, cases):
         if not self.a.no_build:
             if not (self.build / "build.ninja").exists():
+                # Release (-O3, no assertions), as l3fwd and testpmd are built.
                 log(f"meson setup {self.build}")
-                run(["meson", "setup", str(self.build), "-Dtests=false"], timeout=600, cwd=REPO)
+                run(["meson", "setup", str(self.build), "--buildtype=release", "-Dtests=false",
+                     "-Dbench=true"], timeout=600, cwd=REPO)
             targets = ["control/ssw-router", "control/sswctl"]
             if "lookup" in cases:
                 targets.append("bench/nat_lookup_bench")
+            if "worker" in cases:
+                targets.append("bench/worker_bench")
             log(f"ninja -C {self.build} {' '.join(targets)}")
             run(["ninja", "-C", str(self.build), *targets], timeout=1800)
-        for exe in [self.router, self.sswctl] + ([self.lookup_bench] if "lookup" in cases else []):
+        exes = [self.router, self.sswctl] + ([self.lookup_bench] if "lookup" in cases else []) \
+            + ([self.worker_bench] if "worker" in cases else [])
+        for exe in exes:
             if not exe.exists():
                 raise BenchError(f"{exe} is missing (build it, or drop --no-build)")
         r = run(["meson", "introspect", "--buildoptions", str(self.build)], timeout=60, check=False)
@@ -730,6 +738,32 @@ class Bench:
             self.results.append(row)
         self.lookup_memory = mem
         log(f"lookup: {len([x for x in self.results if x['case'] == 'lookup'])} cases")
+
+    # ---- case worker: worker_bench, the router's own cycles per packet ----
+
+    def case_worker(self):
+        out = self.wd / "worker.json"
+        if hugepages_free_mb() >= 1024 and self.a.huge != "no":
+            eal = ["-l", "1", "--no-pci", "--in-memory", "-m", "512"]
+        else:
+            eal = ["--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "1"]
+        argv = [str(self.worker_bench), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
+                f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
+                f"--benchmark_out={out}", "--benchmark_out_format=json"]
+        if self.a.quick:
+            argv.append("--benchmark_filter=io|route|nat/1K")
+        argv += ["--", *eal]
+        log("worker: " + shlex.join(argv))
+        run(argv, timeout=1800)
+        for b in json.loads(out.read_text())["benchmarks"]:
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                continue
+            name = b.get("run_name", b["name"])
+            sample = {"mpps": b.get("items_per_second", 0) / 1e6, "cyc": b.get("cyc_per_pkt"),
+                      "work": b.get("work_cyc_per_pkt"), "vs_io": b.get("vs_io")}
+            self.results = [x for x in self.results if not (x["case"] == "worker" and x["variant"] == name)]
+            self.results.append({"case": "worker", "variant": name, "samples": [sample], **sample})
+        log(f"worker: {len([x for x in self.results if x['case'] == 'worker'])} cases")
 
     # ---- case fwd (a): pcap -> forwarder -> null, one lcore ----
 
@@ -1169,6 +1203,18 @@ class Bench:
             for r in rows("lookup"):
                 label = f" ({r['samples'][0]['label']})" if r["samples"][0].get("label") else ""
                 w(f"| {r['variant']}{label} | {f(r['mitems_per_s'], '{:.1f}')} | {f(r['vs_floor'], '{:.3f}')} |")
+            w("")
+        if rows("worker"):
+            w("## The router's own cost per packet (worker_bench), one core, bursts of 32\n")
+            w(f"A router on two null ports, driven without a PMD: each burst is 32 fresh mbufs with "
+              f"a stored 64-byte frame copied in (what the pcap PMD does), then `io` sends them "
+              f"(the floor), the others run the worker on them (the configuration of (a)). `work`: "
+              f"cycles per packet above io's, measured in the same run. Medians of {self.a.repeat}.\n")
+            w("| case | Mpps | cycles/pkt | work cycles/pkt | vs io |")
+            w("|---|---:|---:|---:|---:|")
+            for r in rows("worker"):
+                w(f"| {r['variant']} | {f(r['mpps'])} | {f(r['cyc'], '{:.1f}')} | {f(r.get('work'), '{:.1f}')} "
+                  f"| {f(r.get('vs_io'), '{:.3f}')} |")
             w("")
         if rows("fwd"):
             w("## (a) One lcore, 64-byte UDP, pcap (infinite_rx) → forwarder → null\n")
