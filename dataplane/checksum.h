@@ -58,9 +58,15 @@ inline bool verify(const void *p, size_t len, uint32_t initial = 0) {
 
 // verify() for the common 20-byte IPv4 header: five 32-bit words, no loop.
 inline bool verify20(const void *p) {
-    uint32_t w[5];
-    std::memcpy(w, p, 20);
-    const uint64_t sum = uint64_t(w[0]) + w[1] + w[2] + w[3] + w[4];
+    // Three loads, each straight into a register (a 20-byte memcpy to an array goes through
+    // the stack, and the reloads stall on store forwarding).
+    const auto *b = static_cast<const uint8_t *>(p);
+    uint64_t lo, hi;
+    uint32_t last;
+    std::memcpy(&lo, b, 8);
+    std::memcpy(&hi, b + 8, 8);
+    std::memcpy(&last, b + 16, 4);
+    const uint64_t sum = (lo & 0xffffffffu) + (lo >> 32) + (hi & 0xffffffffu) + (hi >> 32) + last;
     uint32_t s32 = uint32_t(sum) + uint32_t(sum >> 32);
     s32 += s32 < uint32_t(sum);  // the carry of that addition, end-around
     return fold(s32) == 0xffff;

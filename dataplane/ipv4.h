@@ -73,6 +73,16 @@ inline bool check_ipv4(const rte_ipv4_hdr *ip, uint32_t avail, drop_reason &why)
     return true;
 }
 
+// The common case of check_ipv4 in one expression with few branches: a 20-byte header
+// (version 4, IHL 5), a total length that fits, a right checksum, no martian address. False
+// says nothing about why: check_ipv4 tells.
+inline bool plain_ipv4_ok(const rte_ipv4_hdr *ip, uint32_t avail) {
+    const auto martian = [](uint32_t a) { return a == 0 || (a >> 24) == 127 || (a >> 28) >= 0xe; };
+    const uint32_t tlen = total_length(ip);
+    return ip->version_ihl == 0x45 && tlen >= kIpv4MinHeaderLen && tlen <= avail &&
+           csum::verify20(ip) && !martian(src_of(ip).host()) && !martian(dst_of(ip).host());
+}
+
 // Decrements the TTL and patches the header checksum (RFC 1624). TTL and protocol share a
 // 16-bit word; only its high byte changes.
 inline void decrement_ttl(rte_ipv4_hdr *ip) {

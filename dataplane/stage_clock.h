@@ -13,9 +13,10 @@
 
 namespace ssw {
 
-enum class stage : uint8_t { rx, parse, dnat, route, snat, rewrite, neighbor, tx, count };
+// rewrite: translations, TTL, the Ethernet header (next hop's MAC) and queueing for tx.
+enum class stage : uint8_t { rx, parse, dnat, route, snat, rewrite, tx, count };
 inline constexpr std::array<std::string_view, size_t(stage::count)> kStageNames = {
-    "rx", "parse", "dnat", "route", "snat", "rewrite", "neighbor", "tx"};
+    "rx", "parse", "dnat", "route", "snat", "rewrite", "tx"};
 
 #ifdef SSW_STAGE_CYCLES
 inline constexpr bool kStageCycles = true;

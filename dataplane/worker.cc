@@ -56,6 +56,7 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
     counters_.count(event::rx_packets, n);
     const uint64_t my_mac = r_.runtime(in_port).mac_raw;
     const own_address_set *own = r_.own_addresses();
+    const bool nat_on = !r_.nat().empty();
 
     rte_mbuf *ip_pkts[kMaxBurst];
     uint32_t dsts[kMaxBurst];
@@ -91,10 +92,12 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
                 continue;
             }
             auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
-            drop_reason why;
-            if (unlikely(!check_ipv4(ip, len - kEthHeaderLen, why))) {
-                drop(m, why);
-                continue;
+            if (unlikely(!plain_ipv4_ok(ip, len - kEthHeaderLen))) {
+                drop_reason why;
+                if (!check_ipv4(ip, len - kEthHeaderLen, why)) {
+                    drop(m, why);
+                    continue;
+                }
             }
             if (unlikely(own->may_contain(ip->src_addr)) && own->contains(ip->src_addr)) {
                 drop(m, drop_reason::ip_source_is_ours);
@@ -116,17 +119,17 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
     }
     clock_.mark(stage::parse);
     if (n_ip == 0) return;
-    if (r_.nat().empty())
-        route_burst<false>(in_port, ip_pkts, dsts, n_ip);
-    else
+    if (nat_on)
         route_burst<true>(in_port, ip_pkts, dsts, n_ip);
+    else
+        route_burst<false>(in_port, ip_pkts, dsts, n_ip);
 }
 
 // Decide, then move: the fate of every packet of the burst is computed first (route, checks,
 // translations, with the table lookups done in bulk), then packets are rewritten and queued
 // per egress port. kNat: whether the binding table has entries (chosen once per burst).
 template <bool kNat>
-void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint16_t n) {
+void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts, uint16_t n) {
     struct fate {
         uint32_t next_hop;  // host order
         uint32_t new_dst;   // network order; 0: keep
@@ -134,6 +137,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
         const nat_table::slot *dst_binding;
         const nat_table::slot *src_binding;
         uint16_t out;
+        bool fragment;  // larger than the egress MTU, DF clear: the slow path fragments
     };
     fate f[kMaxBurst];
     const nat_table &nat = r_.nat();
@@ -156,6 +160,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
     }
 
     // Phase 1: route and check. Errors are answered about the packet as it arrived.
+    const next_hop *const hop_table = &r_.routes().hop(0);
     uint32_t src_keys[kMaxBurst];
     uint16_t src_idx[kMaxBurst];
     uint16_t n_src = 0;
@@ -193,7 +198,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
                     continue;
                 }
             }
-            const next_hop &nh = r_.routes().hop(hop);
+            const next_hop &nh = hop_table[hop];
             if (unlikely(nh.type != next_hop::kind::connected &&
                          nh.type != next_hop::kind::gateway)) {
                 if (nh.type == next_hop::kind::local)
@@ -217,7 +222,8 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
         }
         const port_runtime &out_rt = r_.runtime(fj.out);
         const uint16_t mtu = out_rt.mtu.load(std::memory_order_relaxed);
-        if (unlikely(total_length(ip) > mtu) && dont_fragment(ip)) {
+        fj.fragment = total_length(ip) > mtu;
+        if (unlikely(fj.fragment) && dont_fragment(ip)) {
             drop_with_icmp(m, drop_reason::frag_needed, in_port, icmp::kDestUnreachable,
                            icmp::kFragNeeded, mtu);
             pkts[j] = nullptr;
@@ -261,17 +267,23 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
 
     clock_.mark(stage::snat);
 
-    // Phase 3: rewrite (translations, TTL); what exceeds the egress MTU goes to be fragmented.
-    rte_mbuf *ready[kMaxBurst];
-    uint32_t ready_nh[kMaxBurst];
-    uint16_t ready_out[kMaxBurst];
-    uint16_t n_ready = 0;
+    // Phase 3: rewrite (translations, TTL, Ethernet header) and queue. Packets of a burst
+    // mostly share a next hop: one neighbor lookup serves a run of them.
     const uint64_t now = kNat ? rte_rdtsc() : 0;
+    uint32_t last_nh = 0;
+    uint16_t last_out = UINT16_MAX;
+    uint64_t l2_lo = 0;  // destination MAC and the first two bytes of the source MAC
+    uint32_t l2_hi = 0;  // the rest of the source MAC
+    bool known = false;
+    // The current run of packets for last_out, queued together when the port changes.
+    rte_mbuf *run[kMaxBurst];
+    uint16_t n_run = 0;
     for (uint16_t j = 0; j < n; ++j) {
         rte_mbuf *m = pkts[j];
         if (!m) continue;
         const fate &fj = f[j];
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
+        auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + kEthHeaderLen);
         if constexpr (kNat) {
             if (fj.new_dst | fj.new_src) {
                 auto *raw = reinterpret_cast<uint8_t *>(ip);
@@ -287,46 +299,36 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint
             }
         }
         decrement_ttl(ip);
-        if (unlikely(total_length(ip) > r_.runtime(fj.out).mtu.load(std::memory_order_relaxed))) {
-            punt_of(m)->next_hop = fj.next_hop;  // no DF: the slow path fragments
+        if (unlikely(fj.fragment)) {
+            punt_of(m)->next_hop = fj.next_hop;
             punt(m, punt_kind::output, fj.out);
             continue;
         }
-        ready[n_ready] = m;
-        ready_nh[n_ready] = fj.next_hop;
-        ready_out[n_ready] = fj.out;
-        ++n_ready;
-    }
-    clock_.mark(stage::rewrite);
-
-    // Phase 4: next hops' MACs. Packets of a burst mostly share a next hop: one lookup
-    // serves a run of them.
-    uint32_t last_nh = 0;
-    uint16_t last_out = UINT16_MAX;
-    uint64_t word = 0;
-    bool known = false;
-    uint32_t forwarded = 0;
-    for (uint16_t k = 0; k < n_ready; ++k) {
-        rte_mbuf *m = ready[k];
-        const uint16_t out = ready_out[k];
-        if (ready_nh[k] != last_nh || out != last_out) {
-            last_nh = ready_nh[k];
-            last_out = out;
-            known = r_.neighbors().lookup(ip4_addr(last_nh), word) && neighbor_table::port_of(word) == out;
+        if (fj.next_hop != last_nh || fj.out != last_out) {
+            if (n_run && fj.out != last_out) {
+                queue_forwarded(last_out, run, n_run);
+                n_run = 0;
+            }
+            last_nh = fj.next_hop;
+            last_out = fj.out;
+            uint64_t word = 0;
+            known = r_.neighbors().lookup(ip4_addr(last_nh), word) &&
+                    neighbor_table::port_of(word) == last_out;
+            const uint64_t my_mac = r_.runtime(last_out).mac_raw;
+            l2_lo = (word & kMac48) | my_mac << 48;
+            l2_hi = uint32_t(my_mac >> 16);
         }
         if (unlikely(!known)) {
             punt_of(m)->next_hop = last_nh;
-            punt(m, punt_kind::output, out);
+            punt(m, punt_kind::output, last_out);
             continue;
         }
-        auto *eth = rte_pktmbuf_mtod(m, uint8_t *);
-        std::memcpy(eth, &word, 6);
-        std::memcpy(eth + 6, &r_.runtime(out).mac_raw, 6);
-        ++forwarded;
-        to_port(out, m);
+        std::memcpy(eth, &l2_lo, 8);
+        std::memcpy(eth + 8, &l2_hi, 4);
+        run[n_run++] = m;
     }
-    counters_.count(event::forwarded, forwarded);
-    clock_.mark(stage::neighbor);
+    if (n_run) queue_forwarded(last_out, run, n_run);
+    clock_.mark(stage::rewrite);
 }
 
 void worker::redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway) {
@@ -346,6 +348,20 @@ void worker::redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway) {
     pm->icmp_code = icmp::kRedirectHost;
     pm->next_hop = gateway;
     punt(c, punt_kind::icmp_error, in_port);
+}
+
+void worker::queue_forwarded(uint16_t port, rte_mbuf *const *pkts, uint16_t n) {
+    counters_.count(event::forwarded, n);
+    tx_buffer &b = txb_[port];
+    pending_ports_ |= uint64_t(1) << port;
+    while (n) {
+        const uint16_t k = std::min<uint16_t>(n, kMaxBurst - b.n);
+        std::memcpy(b.pkts + b.n, pkts, k * sizeof *pkts);
+        b.n += k;
+        pkts += k;
+        n -= k;
+        if (b.n == kMaxBurst) flush_port(port);
+    }
 }
 
 void worker::flush_port(uint16_t port) {

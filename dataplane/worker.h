@@ -44,7 +44,7 @@ private:
     };
 
     template <bool kNat>
-    void route_burst(uint16_t in_port, rte_mbuf **pkts, uint32_t *dsts, uint16_t n);
+    void route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts, uint16_t n);
     void redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway);
     void to_port(uint16_t port, rte_mbuf *m) {
         tx_buffer &b = txb_[port];
@@ -52,6 +52,8 @@ private:
         pending_ports_ |= uint64_t(1) << port;
         if (b.n == kMaxBurst) flush_port(port);
     }
+    // Queues forwarded packets (counted as such) for `port`.
+    void queue_forwarded(uint16_t port, rte_mbuf *const *pkts, uint16_t n);
     void flush_port(uint16_t port);
     void drop(rte_mbuf *m, drop_reason why) {
         counters_.drop(why);
