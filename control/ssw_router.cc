@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -341,6 +342,12 @@ int main(int argc, char **argv) {
     }
     init_logging();
     const int status = run(opt, startup);
+    // The EAL never removes its runtime directory (/var/run/dpdk/PREFIX); a router that
+    // exits takes its own with it, so that restarts and tests leave nothing behind.
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
+    const bool primary = rte_eal_process_type() == RTE_PROC_PRIMARY;
     rte_eal_cleanup();
+    std::error_code ec;
+    if (primary) std::filesystem::remove_all(runtime_dir, ec);
     return status;
 }

@@ -2,6 +2,7 @@
 // DPDK's heap (rte_lpm), then runs GoogleTest.
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = RUN_ALL_TESTS();
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    std::error_code ec;
+    std::filesystem::remove_all(runtime_dir, ec);  // the EAL leaves it behind
     return rc;
 }
