@@ -26,7 +26,10 @@ bool nat_table::init(uint32_t capacity, unsigned workers, rcu_domain &rcu) {
 }
 
 uint32_t nat_table::take_slot() {
-    if (free_.empty()) rcu_->reclaim();  // slots whose grace period is over
+    if (free_.empty()) {
+        defer_unlinked();
+        rcu_->reclaim();  // slots whose grace period is over
+    }
     if (free_.empty()) {
         rcu_->synchronize();  // wait for one: every deferred slot comes back
         if (free_.empty()) return UINT32_MAX;
@@ -37,14 +40,23 @@ uint32_t nat_table::take_slot() {
 }
 
 void nat_table::release_slot(uint32_t idx) {
-    rcu_->defer([this, idx] { free_.push_back(idx); });
+    unlinked_.push_back(idx);
+    if (unlinked_.size() >= kReleaseBatch) defer_unlinked();
+}
+
+void nat_table::defer_unlinked() {
+    if (unlinked_.empty()) return;
+    rcu_->defer([this, slots = std::move(unlinked_)] { free_.insert(free_.end(), slots.begin(), slots.end()); });
+    unlinked_.clear();
+    unlinked_.reserve(kReleaseBatch);
 }
 
 void nat_table::count_kind(binding_kind k, int delta) {
-    if (k == binding_kind::forward)
-        n_forward_.fetch_add(uint32_t(delta), std::memory_order_relaxed);
-    else if (k == binding_kind::local)
-        n_local_snat_.fetch_add(uint32_t(delta), std::memory_order_relaxed);
+    // One writer: a plain store (no locked instruction on a line the workers read).
+    std::atomic<uint32_t> *n = k == binding_kind::forward ? &n_forward_
+                               : k == binding_kind::local ? &n_local_snat_
+                                                          : nullptr;
+    if (n) n->store(n->load(std::memory_order_relaxed) + uint32_t(delta), std::memory_order_relaxed);
 }
 
 const binding *nat_table::find(ip4_addr home, binding &out) const {
@@ -61,19 +73,21 @@ bool nat_table::set(const binding &b, std::string &error) {
         error = "home and care-of addresses must be distinct and non-zero";
         return false;
     }
-    const uint32_t existing = slot_of(m);
-    // M* may be a key only of this same binding (its current care-of address); M may be the
-    // care-of address of no binding.
-    uint32_t other;
-    for (uint32_t key : {ms, m}) {
-        if (index_.lookup(key, other) && other != existing) {
-            const slot *o = at(other);
-            error = fmt::format("{} is already {} of the binding of {}", ip4_addr(key).to_string(),
-                                o->care_of == key ? "the care-of address" : "the home address",
-                                ip4_addr(o->home).to_string());
-            return false;
-        }
+    // M may be the care-of address of no binding; M* may be a key only of this same binding
+    // (its current care-of address).
+    const auto taken = [&](uint32_t key, uint32_t idx) {
+        const slot *o = at(idx);
+        error = fmt::format("{} is already {} of the binding of {}", ip4_addr(key).to_string(),
+                            o->care_of == key ? "the care-of address" : "the home address",
+                            ip4_addr(o->home).to_string());
+        return false;
+    };
+    uint32_t existing = UINT32_MAX, other;
+    if (index_.lookup(m, other)) {
+        if (at(other)->home != m) return taken(m, other);
+        existing = other;
     }
+    if (index_.lookup(ms, other) && other != existing) return taken(ms, other);
     if (existing == UINT32_MAX && size_ >= capacity_) {
         error = fmt::format("binding table full ({} bindings)", capacity_);
         return false;
@@ -97,13 +111,16 @@ bool nat_table::set(const binding &b, std::string &error) {
     // old care-of key goes: a packet sees the old binding or the new one.
     index_.upsert(ms, idx);
     index_.upsert(m, idx);
-    count_kind(b.kind, +1);
     if (existing != UINT32_MAX) {
         const slot *os = at(existing);
         if (os->care_of != ms) index_.erase(os->care_of);
-        count_kind(os->kind, -1);
+        if (os->kind != b.kind) {
+            count_kind(b.kind, +1);
+            count_kind(os->kind, -1);
+        }
         release_slot(existing);
     } else {
+        count_kind(b.kind, +1);
         ++size_;
     }
     return true;

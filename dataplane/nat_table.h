@@ -132,6 +132,11 @@ private:
     uint32_t capacity_ = 0;
     uint32_t n_slots_ = 0;
     std::vector<uint32_t> free_;
+    // Slots unlinked since the last grace period was started: they go back to free_ together,
+    // one RCU token for many (a token is an atomic on a line every reader reads).
+    std::vector<uint32_t> unlinked_;
+    static constexpr size_t kReleaseBatch = 256;
+    void defer_unlinked();
     uint32_t size_ = 0;  // bindings
     std::atomic<uint32_t> n_forward_{0};
     std::atomic<uint32_t> n_local_snat_{0};
