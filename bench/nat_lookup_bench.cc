@@ -8,21 +8,30 @@
 // per lookup, independent of the others (no pointer chasing), from an array as large as our
 // binding table's memory (hash index plus slots): what any table of that size costs at least.
 //
-// Cases, each at 1K and 1M entries, all hits ("hit") or half of the lookups for absent keys
-// ("mixed"):
-//   nat_table      ssw::nat_table::lookup_bulk, and the slot read the worker does after it
+// Cases, each at 1K, 64K, 1M, 4M and 16M entries, all hits ("hit"), all misses ("miss") or
+// half of the lookups for absent keys ("mixed"):
+//   nat_table      ssw::nat_table::lookup_bulk, and the slot read the worker does after it;
+//                  also reports its memory per binding (`bytes_per_binding`)
 //   lockfree_hash  ssw::lockfree_hash::lookup_bulk alone (the index without the slots)
 //   rte_hash_lf    rte_hash, RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, rte_hash_lookup_bulk_data
 //   unordered_map  std::unordered_map<uint32_t, uint32_t>::find
+// and `nat_table/update_with_reader`: one writer rebinding M to a new M* (nat_table::set, with
+// RCU reclamation, as the control thread does) as fast as it can while a reader thread looks
+// up bindings without pause; items/s are updates/s, `reader_vs_alone` the reader's lookup
+// rate as a fraction of nat_table/hit's.
 //
 // rte_hash needs the EAL; the default EAL options (--no-huge -m 1024 --no-shconf --no-pci
-// -l 0) run anywhere. Give hugepage options after `--` (e.g. `-- -l 0 --no-pci --in-memory`)
-// so that rte_hash, like our tables (the ordinary heap, advised to use transparent huge
-// pages), sits on 2 MiB pages. Smoke run: --benchmark_min_time=0.01 --benchmark_filter=1K.
+// -l 0) run anywhere but leave rte_hash too little memory above 4M entries (those cases then
+// say so). Give hugepage options after `--` (e.g. `-- -l 0 --no-pci --in-memory`) so that
+// rte_hash, like our tables (the ordinary heap, advised to use transparent huge pages), sits
+// on 2 MiB pages. Smoke run: --benchmark_min_time=0.01 --benchmark_filter=/1K.
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -30,8 +39,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -52,12 +61,24 @@ constexpr unsigned kBulk = 32;
 // Lookups are drawn from a stream this long (a power of two), read sequentially and wrapped.
 constexpr size_t kStream = size_t(1) << 20;
 
-enum class mix { hit, mixed };
+enum class mix { hit, miss, mixed };
 
 double thread_cpu_seconds() {
     timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// A bijection of 32-bit words (xor-shifts and odd multipliers are each invertible) that
+// scatters consecutive inputs: distinct keys without remembering the ones drawn. Only 0 maps
+// to 0, and inputs start at 1.
+constexpr uint32_t scatter(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
 }
 
 // N distinct random non-zero keys, plus keys known to be absent, for one table size. Shared
@@ -66,10 +87,14 @@ struct key_set {
     std::vector<uint32_t> present;    // N keys: the table's keys
     std::vector<uint32_t> care_of;    // N more distinct keys: the bindings' M* (nat_table)
     std::vector<uint32_t> absent;     // keys in neither
+    std::vector<uint32_t> spare;      // N more: the other M* the update case alternates with
     std::vector<uint32_t> hit_stream;    // kStream lookups, all present
+    std::vector<uint32_t> miss_stream;   // kStream lookups, all absent
     std::vector<uint32_t> mixed_stream;  // kStream lookups, every other one absent (shuffled)
 
-    const std::vector<uint32_t> &stream(mix m) const { return m == mix::hit ? hit_stream : mixed_stream; }
+    const std::vector<uint32_t> &stream(mix m) const {
+        return m == mix::hit ? hit_stream : m == mix::miss ? miss_stream : mixed_stream;
+    }
 };
 
 const key_set &keys_for(uint32_t n) {
@@ -78,22 +103,20 @@ const key_set &keys_for(uint32_t n) {
     if (slot) return *slot;
     slot = std::make_unique<key_set>();
     key_set &k = *slot;
+    for (auto *v : {&k.present, &k.care_of, &k.absent, &k.spare}) v->resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+        k.present[i] = scatter(1 + i);
+        k.care_of[i] = scatter(1 + n + i);
+        k.absent[i] = scatter(1 + 2 * n + i);
+        k.spare[i] = scatter(1 + 3 * n + i);
+    }
     std::mt19937_64 rng(0x5eed0000u + n);
-    std::unordered_set<uint32_t> used;
-    used.reserve(size_t(n) * 3);
-    auto fresh = [&] {
-        for (;;) {
-            uint32_t v = uint32_t(rng());
-            if (v != 0 && used.insert(v).second) return v;
-        }
-    };
-    for (uint32_t i = 0; i < n; ++i) k.present.push_back(fresh());
-    for (uint32_t i = 0; i < n; ++i) k.care_of.push_back(fresh());
-    for (uint32_t i = 0; i < n; ++i) k.absent.push_back(fresh());
     k.hit_stream.resize(kStream);
+    k.miss_stream.resize(kStream);
     k.mixed_stream.resize(kStream);
     for (size_t i = 0; i < kStream; ++i) {
         k.hit_stream[i] = k.present[rng() % n];
+        k.miss_stream[i] = k.absent[rng() % n];
         k.mixed_stream[i] = (i & 1) ? k.absent[rng() % n] : k.present[rng() % n];
     }
     std::shuffle(k.mixed_stream.begin(), k.mixed_stream.end(), rng);
@@ -111,6 +134,8 @@ size_t nat_table_bytes(uint32_t n) {
 // The floor's rate per table size, from the floor case (or measured here when a filter left
 // it out), so that every case can report its ratio to it.
 std::map<uint32_t, double> floor_rate;
+// nat_table/hit's rate per size: the update case compares its reader with it.
+std::map<uint32_t, double> alone_rate;
 
 struct floor_array {
     uint64_t *words = nullptr;
@@ -220,7 +245,8 @@ void BM_floor(benchmark::State &state) {
 struct nat_fixture {
     ssw::rcu_domain rcu;
     ssw::nat_table table;
-    explicit nat_fixture(const key_set &k) {
+    std::vector<uint8_t> on_spare;  // per binding: bound to spare[i] (the update case)
+    explicit nat_fixture(const key_set &k) : on_spare(k.present.size(), 0) {
         if (!rcu.init(1) || !table.init(uint32_t(k.present.size()), 1, rcu)) throw std::bad_alloc();
         std::string error;
         for (size_t i = 0; i < k.present.size(); ++i) {
@@ -250,6 +276,74 @@ void BM_nat_table(benchmark::State &state) {
     const double secs = thread_cpu_seconds() - start;
     benchmark::DoNotOptimize(sum);
     report(state, n, secs);
+    state.counters["bytes_per_binding"] = double(nat_table_bytes(n)) / n;
+    if constexpr (M == mix::hit) {
+        if (secs > 0) alone_rate[n] = double(state.iterations()) * kBulk / secs;
+    }
+}
+
+// One writer rebinds M to another M* (alternating between two, so every new M* is free) as
+// fast as it can, while a reader thread looks bindings up without pause and reports quiescent
+// states; items/s are updates/s. The writer reclaims replaced slots as the control thread
+// does (nat_table::set takes spares, waiting for a grace period when they run out).
+void BM_nat_update_with_reader(benchmark::State &state) {
+    const uint32_t n = uint32_t(state.range(0));
+    const key_set &k = keys_for(n);
+    nat_fixture &f = cached<nat_fixture>(n);
+    std::atomic<bool> stop{false};
+    uint64_t reads = 0;
+    double reader_secs = 0;
+    // The reader runs on another CPU than the writer (the EAL pinned this thread to its
+    // lcore, and a new thread inherits that): two threads on one CPU would halve both.
+    cpu_set_t others;
+    CPU_ZERO(&others);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (c != sched_getcpu()) CPU_SET(c, &others);
+    std::thread reader([&] {
+        pthread_setaffinity_np(pthread_self(), sizeof others, &others);
+        f.rcu.register_reader(0);
+        f.rcu.online(0);
+        const ssw::nat_table::slot *out[kBulk];
+        const uint32_t *stream = k.hit_stream.data();
+        uint64_t sum = 0, local = 0;
+        size_t pos = 0;
+        const double start = thread_cpu_seconds();
+        while (!stop.load(std::memory_order_relaxed)) {
+            f.table.lookup_bulk(stream + pos, kBulk, out);
+            for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i]->care_of : 0;
+            pos = (pos + kBulk) & (kStream - 1);
+            local += kBulk;
+            f.rcu.quiescent(0);
+        }
+        reader_secs = thread_cpu_seconds() - start;
+        f.rcu.offline(0);
+        f.rcu.unregister_reader(0);
+        benchmark::DoNotOptimize(sum);
+        reads = local;
+    });
+    std::mt19937 rng(n);
+    std::string error;
+    uint64_t updates = 0;
+    for (auto _ : state) {
+        const uint32_t i = rng() % n;
+        f.on_spare[i] ^= 1;
+        const ssw::binding b{ssw::ip4_addr(k.present[i]),
+                             ssw::ip4_addr(f.on_spare[i] ? k.spare[i] : k.care_of[i]),
+                             ssw::binding_kind::forward, 0};
+        if (!f.table.set(b, error)) {
+            state.SkipWithError(error.c_str());
+            break;
+        }
+        ++updates;
+    }
+    stop.store(true);
+    reader.join();
+    f.rcu.synchronize();
+    f.rcu.reclaim();
+    state.SetItemsProcessed(int64_t(updates));
+    const auto alone = alone_rate.find(n);
+    if (reader_secs > 0 && alone != alone_rate.end())
+        state.counters["reader_vs_alone"] = double(reads) / reader_secs / alone->second;
 }
 
 // ---- ssw::lockfree_hash alone ----
@@ -375,22 +469,29 @@ void BM_unordered_map(benchmark::State &state) {
     report(state, n, secs);
 }
 
-// Floor first for each size: the others divide by it.
+// Floor first for each size: the others divide by it. The update case last: it rebinds.
 void register_all() {
-    for (int64_t n : {int64_t(1) << 10, int64_t(1) << 20}) {
-        const std::string size = n == 1024 ? "1K" : "1M";
+    const std::pair<int64_t, const char *> sizes[] = {
+        {int64_t(1) << 10, "1K"}, {int64_t(1) << 16, "64K"}, {int64_t(1) << 20, "1M"},
+        {int64_t(1) << 22, "4M"}, {int64_t(1) << 24, "16M"}};
+    for (const auto &[n, size] : sizes) {
         auto reg = [&](const std::string &name, auto fn) {
-            benchmark::RegisterBenchmark((name + "/" + size).c_str(), fn)->Arg(n);
+            return benchmark::RegisterBenchmark((name + "/" + size).c_str(), fn)->Arg(n);
         };
         reg("floor", BM_floor);
         reg("nat_table/hit", BM_nat_table<mix::hit>);
         reg("lockfree_hash/hit", BM_lockfree_hash<mix::hit>);
         reg("rte_hash_lf/hit", BM_rte_hash_lf<mix::hit>);
         reg("unordered_map/hit", BM_unordered_map<mix::hit>);
+        reg("nat_table/miss", BM_nat_table<mix::miss>);
+        reg("lockfree_hash/miss", BM_lockfree_hash<mix::miss>);
+        reg("rte_hash_lf/miss", BM_rte_hash_lf<mix::miss>);
+        reg("unordered_map/miss", BM_unordered_map<mix::miss>);
         reg("nat_table/mixed", BM_nat_table<mix::mixed>);
         reg("lockfree_hash/mixed", BM_lockfree_hash<mix::mixed>);
         reg("rte_hash_lf/mixed", BM_rte_hash_lf<mix::mixed>);
         reg("unordered_map/mixed", BM_unordered_map<mix::mixed>);
+        reg("nat_table/update_with_reader", BM_nat_update_with_reader)->UseRealTime();
     }
 }
 

@@ -714,7 +714,7 @@ class Bench:
             eal = ["-l", "1", "--no-pci", "--in-memory"]
             mem = "hugepages (--in-memory)"
         else:
-            eal = ["--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "1"]
+            eal = ["--no-huge", "-m", "2048", "--no-shconf", "--no-pci", "-l", "1"]
             mem = "--no-huge"
         argv = [str(self.lookup_bench), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
                 f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
@@ -731,9 +731,11 @@ class Bench:
             name = b.get("run_name", b["name"])
             name = re.sub(r"/\d+$", "", name)  # floor/1M/1048576 -> floor/1M
             sample = {"mitems_per_s": b.get("items_per_second", 0) / 1e6,
-                      "vs_floor": b.get("vs_floor"), "label": b.get("label", "")}
-            row = {"case": "lookup", "variant": name, "samples": [sample],
-                   "mitems_per_s": sample["mitems_per_s"], "vs_floor": sample["vs_floor"]}
+                      "vs_floor": b.get("vs_floor"), "label": b.get("label", ""),
+                      "bytes_per_binding": b.get("bytes_per_binding"),
+                      "reader_vs_alone": b.get("reader_vs_alone"),
+                      "error": b.get("error_message")}
+            row = {"case": "lookup", "variant": name, "samples": [sample], **sample}
             self.results = [x for x in self.results if not (x["case"] == "lookup" and x["variant"] == name)]
             self.results.append(row)
         self.lookup_memory = mem
@@ -1198,11 +1200,20 @@ class Bench:
               f"Medians of {self.a.repeat} repetitions; `vs floor`: rate / the floor's rate (one "
               f"independent random 8-byte read per lookup from an array as large as nat_table's "
               f"memory), measured in the same run. EAL memory: {getattr(self, 'lookup_memory', '?')}.\n")
-            w("| case | M lookups/s | vs floor |")
-            w("|---|---:|---:|")
+            w("`nat_table/update_with_reader`: M updates/s by one writer (`nat_table::set`, RCU "
+              "reclamation included) while a reader thread looks up without pause; `reader` is that "
+              "reader's lookup rate as a fraction of `nat_table/hit`'s alone.\n")
+            w("| case | M lookups/s | vs floor | bytes/binding | notes |")
+            w("|---|---:|---:|---:|---|")
             for r in rows("lookup"):
-                label = f" ({r['samples'][0]['label']})" if r["samples"][0].get("label") else ""
-                w(f"| {r['variant']}{label} | {f(r['mitems_per_s'], '{:.1f}')} | {f(r['vs_floor'], '{:.3f}')} |")
+                label = f" ({r['label']})" if r.get("label") else ""
+                notes = []
+                if r.get("reader_vs_alone") is not None:
+                    notes.append(f"updates/s; reader {r['reader_vs_alone']:.2f}× alone")
+                if r.get("error"):
+                    notes.append(f"skipped: {r['error']}")
+                w(f"| {r['variant']}{label} | {f(r['mitems_per_s'], '{:.1f}')} | {f(r.get('vs_floor'), '{:.3f}')} "
+                  f"| {f(r.get('bytes_per_binding'), '{:.0f}')} | {'; '.join(notes)} |")
             w("")
         if rows("worker"):
             w("## The router's own cost per packet (worker_bench), one core, bursts of 32\n")
