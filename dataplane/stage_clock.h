@@ -13,10 +13,11 @@
 
 namespace ssw {
 
-// rewrite: translations, TTL, the Ethernet header (next hop's MAC) and queueing for tx.
-enum class stage : uint8_t { rx, parse, dnat, route, snat, rewrite, tx, count };
+// rewrite: translations, TTL, the Ethernet header and queueing for tx; neighbor: finding the
+// next hop's MAC (once per run of packets to one next hop, within the rewrite pass).
+enum class stage : uint8_t { rx, parse, dnat, route, snat, rewrite, neighbor, tx, count };
 inline constexpr std::array<std::string_view, size_t(stage::count)> kStageNames = {
-    "rx", "parse", "dnat", "route", "snat", "rewrite", "tx"};
+    "rx", "parse", "dnat", "route", "snat", "rewrite", "neighbor", "tx"};
 
 #ifdef SSW_STAGE_CYCLES
 inline constexpr bool kStageCycles = true;

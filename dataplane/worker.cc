@@ -309,6 +309,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
                 queue_forwarded(last_out, run, n_run);
                 n_run = 0;
             }
+            clock_.mark(stage::rewrite);
             last_nh = fj.next_hop;
             last_out = fj.out;
             uint64_t word = 0;
@@ -317,6 +318,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
             const uint64_t my_mac = r_.runtime(last_out).mac_raw;
             l2_lo = (word & kMac48) | my_mac << 48;
             l2_hi = uint32_t(my_mac >> 16);
+            clock_.mark(stage::neighbor);
         }
         if (unlikely(!known)) {
             punt_of(m)->next_hop = last_nh;
