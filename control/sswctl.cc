@@ -1,4 +1,6 @@
 // sswctl: the command-line client of ssw-router's control socket.
+#include <chrono>
+#include <cmath>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -56,6 +58,7 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     };
     orchestrator orch(topo, state, transport);
     orchestrator::result res;
+    const auto started = std::chrono::steady_clock::now();
     if (verb == "migrate") {
         if (o.to.empty()) {
             std::cerr << "sswctl: migrate needs --to SUBNET\n";
@@ -87,9 +90,15 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     } else {
         res = orch.reconcile(o.dry_run);
     }
+    // A move: from the command to the last router's acknowledgement.
+    const bool is_move = (verb == "migrate" || verb == "return") && !o.dry_run;
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (is_move && res.ok) res.log.push_back(fmt::format("moved in {:.1f} ms", elapsed_ms));
     if (as_json) {
         nlohmann::ordered_json j{{"ok", res.ok}};
         if (!res.ok) j["error"] = res.error;
+        if (is_move) j["elapsed_ms"] = std::round(elapsed_ms * 10) / 10;
         j["log"] = res.log;
         if (!res.data.is_null()) j["data"] = res.data;
         std::cout << j.dump(2) << "\n";

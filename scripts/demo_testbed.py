@@ -122,12 +122,12 @@ def main():
         ours = {}
         ours["ping_home"], _ = mean_ping(tb, args.pings)
         ours["web_home"], n_home = web_test(tb, args.web_seconds)
-        tb.move("C", "foreign", "triangle")
+        moves = [("home -> foreign, triangle", tb.move("C", "foreign", "triangle"))]
         ours["ping_triangle"], _ = mean_ping(tb, args.pings)
-        tb.move("C", "foreign", "optimized")
+        moves.append(("triangle -> optimized", tb.move("C", "foreign", "optimized")))
         ours["ping_optimized"], _ = mean_ping(tb, args.pings)
         ours["web_optimized"], n_opt = web_test(tb, args.web_seconds)
-        tb.move("C", "home")
+        moves.append(("return home", tb.move("C", "home")))
         rows = [("Ping: non migrated", "ping_home"), ("Ping: migrated (scenario ii, triangle)", "ping_triangle"),
                 ("Ping: migrated (scenario iii, optimized)", "ping_optimized"),
                 (f"Web: non migrated ({n_home} GETs)", "web_home"),
@@ -137,6 +137,8 @@ def main():
             v = ours[key]
             print(f"{label:44} {PAPER[key]:>7.3f}ms {v if v is not None else float('nan'):>7.3f}ms")
             ok &= v is not None
+        print("\nMoves of C (sswctl, from the command to the last router's acknowledgement): "
+              + ", ".join(f"{what} {out.get('elapsed_ms', float('nan')):.1f} ms" for what, out in moves))
         print("\nssw's figures are for namespaces on one 2-vCPU machine, routers sleeping when idle "
               "(each hop adds up to --idle-sleep-us); the paper's for four physical servers with Xen.")
         for s in servers.values():
