@@ -729,7 +729,7 @@ class Bench:
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
                 continue
             name = b.get("run_name", b["name"])
-            name = re.sub(r"/\d+$", "", name)  # floor/1M/1048576 -> floor/1M
+            name = re.sub(r"(/\d+)?(/real_time)?$", "", name)  # floor/1M/1048576 -> floor/1M
             sample = {"mitems_per_s": b.get("items_per_second", 0) / 1e6,
                       "vs_floor": b.get("vs_floor"), "label": b.get("label", ""),
                       "bytes_per_binding": b.get("bytes_per_binding"),
@@ -1196,7 +1196,7 @@ class Bench:
         rows = lambda case: [r for r in self.results if r["case"] == case]
         if rows("lookup"):
             w("## NAT lookup (nat_lookup_bench), one core, bulk of 32\n")
-            w(f"Random keys, random lookups among present keys (hit) or half absent (mixed). "
+            w(f"Random keys, random lookups among present keys (hit), absent keys (miss) or half of each (mixed). "
               f"Medians of {self.a.repeat} repetitions; `vs floor`: rate / the floor's rate (one "
               f"independent random 8-byte read per lookup from an array as large as nat_table's "
               f"memory), measured in the same run. EAL memory: {getattr(self, 'lookup_memory', '?')}.\n")
