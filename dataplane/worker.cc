@@ -355,15 +355,15 @@ void worker::redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway) {
 void worker::queue_forwarded(uint16_t port, rte_mbuf *const *pkts, uint16_t n) {
     counters_.count(event::forwarded, n);
     tx_buffer &b = txb_[port];
-    pending_ports_ |= uint64_t(1) << port;
     while (n) {
         const uint16_t k = std::min<uint16_t>(n, kMaxBurst - b.n);
         std::memcpy(b.pkts + b.n, pkts, k * sizeof *pkts);
         b.n += k;
         pkts += k;
         n -= k;
-        if (b.n == kMaxBurst) flush_port(port);
+        if (b.n == kMaxBurst) flush_port(port);  // clears the port's pending bit
     }
+    if (b.n) pending_ports_ |= uint64_t(1) << port;
 }
 
 void worker::flush_port(uint16_t port) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,11 +14,14 @@
 #include <gtest/gtest.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "control/executor.h"
 #include "dataplane/slow_path.h"
+#include "dataplane/worker.h"
 
 namespace ssw {
 namespace {
@@ -764,6 +768,48 @@ TEST_F(Executor, SnapshotRebuildsTheSameConfiguration) {
     refused("nat add 192.168.13.5 to 192.168.10.103 epoch 3", "stale");
     refused("nat add 192.168.13.6 to 192.168.10.104 epoch 10", "stale");
     refused("nat add 192.168.11.3 to 192.168.10.100 epoch 2", "stale");
+}
+
+// The worker over this router: packets forwarded in several bursts before one flush, more
+// than a tx burst holds, are all transmitted by that flush (a full tx buffer is sent at once;
+// what is queued after it must still be pending for the flush).
+TEST_F(Executor, WorkerSendsEveryQueuedPacketAtFlush) {
+    for (const char *line : {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
+                             "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1",
+                             "route add 0.0.0.0/0 via 10.0.0.2"})
+        ok(line);
+    rte_ether_addr mac;
+    ASSERT_EQ(rte_eth_macaddr_get(0, &mac), 0);
+    // 192.0.2.10 -> 198.18.1.1, UDP, 60 bytes, to port 0's MAC.
+    uint8_t frame[60] = {};
+    std::memcpy(frame, mac.addr_bytes, 6);
+    frame[6] = 0x02;
+    frame[12] = 0x08;
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(frame + 14);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(46);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = A("192.0.2.10").be().raw();
+    ip->dst_addr = A("198.18.1.1").be().raw();
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+
+    worker &w = r_->worker_at(0);
+    auto events = [&](event e) { return w.counters().events[size_t(e)].get(); };
+    const uint64_t tx0 = events(event::tx_packets);
+    constexpr uint16_t kBurst = 50, kBursts = 3;  // 150: two full tx bursts of 64 and 22 more
+    for (int b = 0; b < kBursts; ++b) {
+        rte_mbuf *pkts[kBurst];
+        ASSERT_EQ(rte_pktmbuf_alloc_bulk(r_->pool(), pkts, kBurst), 0);
+        for (rte_mbuf *m : pkts) {
+            std::memcpy(rte_pktmbuf_append(m, sizeof frame), frame, sizeof frame);
+            m->port = 0;
+        }
+        w.process_burst(0, pkts, kBurst);
+    }
+    w.flush();
+    EXPECT_EQ(events(event::forwarded), kBurst * kBursts);
+    EXPECT_EQ(events(event::tx_packets) - tx0, kBurst * kBursts);
 }
 
 }  // namespace
