@@ -46,7 +46,9 @@ lockfree_hash::upsert_result lockfree_hash::upsert(uint32_t key, uint32_t value,
     uint32_t b;
     unsigned i;
     if (find_slot(key, b, i)) {
-        uint64_t old = buckets_[b].slot[i].exchange(packed, std::memory_order_release);
+        // One writer: a release store publishes; no locked exchange needed.
+        const uint64_t old = buckets_[b].slot[i].load(std::memory_order_relaxed);
+        buckets_[b].slot[i].store(packed, std::memory_order_release);
         if (old_value) *old_value = uint32_t(old);
         return upsert_result::replaced;
     }

@@ -82,10 +82,14 @@ bool nat_table::set(const binding &b, std::string &error) {
                             ip4_addr(o->home).to_string());
         return false;
     };
+    // Both buckets load at once (at 1M bindings each is a cache miss).
+    index_.prefetch(m);
+    index_.prefetch(ms);
     uint32_t existing = UINT32_MAX, other;
     if (index_.lookup(m, other)) {
         if (at(other)->home != m) return taken(m, other);
         existing = other;
+        index_.prefetch(at(existing)->care_of);  // the key that goes
     }
     if (index_.lookup(ms, other) && other != existing) return taken(ms, other);
     if (existing == UINT32_MAX && size_ >= capacity_) {
