@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "control/command.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
@@ -32,7 +33,7 @@ void expect_error(std::string_view line, std::string_view mention) {
         << "'" << line << "' gave '" << r.error << "', which does not mention '" << mention << "'";
 }
 
-ip4_addr A(const char *s) { return *ip4_addr::parse(s); }
+using test::A;
 
 TEST(ParseCommand, AddressAddDel) {
     auto a = parse_as<cmd_address>("address add 10.0.0.1/24 port 0");

@@ -22,16 +22,13 @@
 #include "control/executor.h"
 #include "dataplane/slow_path.h"
 #include "dataplane/worker.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
 
-ip4_addr A(const char *s) {
-    return *ip4_addr::parse(s);
-}
-ip4_prefix P(const char *s) {
-    return *ip4_prefix::parse(s);
-}
+using test::A;
+using test::P;
 
 constexpr int kPorts = 3;
 std::string null_port_name(int i) {

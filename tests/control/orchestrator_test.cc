@@ -17,6 +17,7 @@
 
 #include "control/command.h"
 #include "control/orchestrator.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
@@ -25,29 +26,11 @@ namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 using strings = std::vector<std::string>;
 
-ip4_addr A(const char *s) {
-    return *ip4_addr::parse(s);
-}
-ip4_prefix P(const char *s) {
-    return *ip4_prefix::parse(s);
-}
+using test::A;
+using test::P;
+using test::testbed_topology;
 
 const ip4_addr kC = A("192.168.11.3"), kV = A("192.168.11.4");
-
-std::string testbed_topology() {
-    const std::string rel = "conf/testbed/topology.json";
-    if (const char *d = std::getenv("SSW_SOURCE_DIR"); d && fs::exists(fs::path(d) / rel))
-        return (fs::path(d) / rel).string();
-    std::error_code ec;
-    for (fs::path start :
-         {fs::read_symlink("/proc/self/exe", ec).parent_path(), fs::current_path(ec)}) {
-        for (fs::path p = start; !p.empty(); p = p.parent_path()) {
-            if (fs::exists(p / rel)) return (p / rel).string();
-            if (p == p.root_path()) break;
-        }
-    }
-    return {};
-}
 
 topology load_testbed() {
     topology t;

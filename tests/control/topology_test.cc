@@ -10,35 +10,16 @@
 #include <gtest/gtest.h>
 
 #include "control/topology.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
 
 namespace fs = std::filesystem;
 
-ip4_addr A(const char *s) {
-    return *ip4_addr::parse(s);
-}
-ip4_prefix P(const char *s) {
-    return *ip4_prefix::parse(s);
-}
-
-// The source tree: $SSW_SOURCE_DIR (set by meson test), else the first directory above the
-// executable or the working directory that holds conf/testbed/topology.json.
-std::string testbed_topology() {
-    const std::string rel = "conf/testbed/topology.json";
-    if (const char *d = std::getenv("SSW_SOURCE_DIR"); d && fs::exists(fs::path(d) / rel))
-        return (fs::path(d) / rel).string();
-    std::error_code ec;
-    for (fs::path start :
-         {fs::read_symlink("/proc/self/exe", ec).parent_path(), fs::current_path(ec)}) {
-        for (fs::path p = start; !p.empty(); p = p.parent_path()) {
-            if (fs::exists(p / rel)) return (p / rel).string();
-            if (p == p.root_path()) break;
-        }
-    }
-    return {};
-}
+using test::A;
+using test::P;
+using test::testbed_topology;
 
 TEST(Topology, TestbedParses) {
     const std::string path = testbed_topology();

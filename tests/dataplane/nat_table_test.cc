@@ -17,13 +17,12 @@
 
 #include "dataplane/nat_table.h"
 #include "dataplane/rcu.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
 
-ip4_addr A(const char *s) {
-    return *ip4_addr::parse(s);
-}
+using test::A;
 
 binding fwd(const char *m, const char *ms) {
     return {A(m), A(ms), binding_kind::forward, 0};

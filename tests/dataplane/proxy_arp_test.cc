@@ -10,16 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/proxy_arp.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
 
-ip4_addr A(const char *s) {
-    return *ip4_addr::parse(s);
-}
-ip4_prefix P(const char *s) {
-    return *ip4_prefix::parse(s);
-}
+using test::A;
+using test::P;
 
 TEST(ProxyArpTable, AddRemoveContainsEntries) {
     proxy_arp_table t;

@@ -9,12 +9,13 @@
 
 #include "dataplane/rcu.h"
 #include "dataplane/route_table.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
 
-ip4_prefix P(const char *s) { return *ip4_prefix::parse(s); }
-ip4_addr A(const char *s) { return *ip4_addr::parse(s); }
+using test::A;
+using test::P;
 
 next_hop via(const char *gw, uint16_t port = 0) {
     return {next_hop::kind::gateway, port, A(gw)};
