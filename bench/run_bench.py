@@ -706,65 +706,58 @@ class Bench:
         run([str(self.sswctl), "-s", str(sock), "batch", str(path)], timeout=1800)
         return time.monotonic() - t0
 
-    # ---- case lookup: nat_lookup_bench ----
-
-    def case_lookup(self):
-        out = self.wd / "lookup.json"
+    def run_gbench(self, case, exe, quick_filter, eal_huge, eal_nohuge):
+        """Runs a Google Benchmark program of ours (its flags, then `--` and EAL options:
+        hugepages when enough are free, else anonymous memory); returns the median of each
+        benchmark (Google Benchmark's JSON entries, named without the size argument) and
+        the EAL memory used."""
+        out = self.wd / f"{case}.json"
         if hugepages_free_mb() >= 1024 and self.a.huge != "no":
-            eal = ["-l", "1", "--no-pci", "--in-memory"]
+            eal = ["-l", "1", "--no-pci", "--in-memory", *eal_huge]
             mem = "hugepages (--in-memory)"
         else:
-            eal = ["--no-huge", "-m", "2048", "--no-shconf", "--no-pci", "-l", "1"]
+            eal = ["--no-huge", *eal_nohuge, "--no-shconf", "--no-pci", "-l", "1"]
             mem = "--no-huge"
-        argv = [str(self.lookup_bench), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
+        argv = [str(exe), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
                 f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
                 f"--benchmark_out={out}", "--benchmark_out_format=json"]
         if self.a.quick:
-            argv.append("--benchmark_filter=/1K")
+            argv.append(f"--benchmark_filter={quick_filter}")
         argv += ["--", *eal]
-        log("lookup: " + shlex.join(argv))
+        log(f"{case}: " + shlex.join(argv))
         run(argv, timeout=1800)
-        data = json.loads(out.read_text())
-        for b in data["benchmarks"]:
+        medians = []
+        for b in json.loads(out.read_text())["benchmarks"]:
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
                 continue
-            name = b.get("run_name", b["name"])
-            name = re.sub(r"(/\d+)?(/real_time)?$", "", name)  # floor/1M/1048576 -> floor/1M
-            sample = {"mitems_per_s": b.get("items_per_second", 0) / 1e6,
-                      "vs_floor": b.get("vs_floor"), "label": b.get("label", ""),
-                      "bytes_per_binding": b.get("bytes_per_binding"),
-                      "reader_vs_alone": b.get("reader_vs_alone"),
-                      "error": b.get("error_message")}
-            row = {"case": "lookup", "variant": name, "samples": [sample], **sample}
-            self.results = [x for x in self.results if not (x["case"] == "lookup" and x["variant"] == name)]
-            self.results.append(row)
-        self.lookup_memory = mem
+            # floor/1M/1048576 -> floor/1M; nat_table/update_with_reader/1K/1024/real_time -> .../1K
+            b["name"] = re.sub(r"(/\d+)?(/real_time)?$", "", b.get("run_name", b["name"]))
+            medians.append(b)
+        return medians, mem
+
+    def add_gbench_row(self, case, name, sample):
+        self.results = [x for x in self.results if not (x["case"] == case and x["variant"] == name)]
+        self.results.append({"case": case, "variant": name, "samples": [sample], **sample})
+
+    # ---- case lookup: nat_lookup_bench ----
+
+    def case_lookup(self):
+        medians, self.lookup_memory = self.run_gbench("lookup", self.lookup_bench, "/1K", [], ["-m", "2048"])
+        for b in medians:
+            self.add_gbench_row("lookup", b["name"], {
+                "mitems_per_s": b.get("items_per_second", 0) / 1e6, "vs_floor": b.get("vs_floor"),
+                "label": b.get("label", ""), "bytes_per_binding": b.get("bytes_per_binding"),
+                "reader_vs_alone": b.get("reader_vs_alone"), "error": b.get("error_message")})
         log(f"lookup: {len([x for x in self.results if x['case'] == 'lookup'])} cases")
 
     # ---- case worker: worker_bench, the router's own cycles per packet ----
 
     def case_worker(self):
-        out = self.wd / "worker.json"
-        if hugepages_free_mb() >= 1024 and self.a.huge != "no":
-            eal = ["-l", "1", "--no-pci", "--in-memory", "-m", "512"]
-        else:
-            eal = ["--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "1"]
-        argv = [str(self.worker_bench), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
-                f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
-                f"--benchmark_out={out}", "--benchmark_out_format=json"]
-        if self.a.quick:
-            argv.append("--benchmark_filter=io|route|nat/1K")
-        argv += ["--", *eal]
-        log("worker: " + shlex.join(argv))
-        run(argv, timeout=1800)
-        for b in json.loads(out.read_text())["benchmarks"]:
-            if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-                continue
-            name = b.get("run_name", b["name"])
-            sample = {"mpps": b.get("items_per_second", 0) / 1e6, "cyc": b.get("cyc_per_pkt"),
-                      "work": b.get("work_cyc_per_pkt"), "vs_io": b.get("vs_io")}
-            self.results = [x for x in self.results if not (x["case"] == "worker" and x["variant"] == name)]
-            self.results.append({"case": "worker", "variant": name, "samples": [sample], **sample})
+        medians, _ = self.run_gbench("worker", self.worker_bench, "io|route|nat/1K", ["-m", "512"], ["-m", "1024"])
+        for b in medians:
+            self.add_gbench_row("worker", b["name"], {
+                "mpps": b.get("items_per_second", 0) / 1e6, "cyc": b.get("cyc_per_pkt"),
+                "work": b.get("work_cyc_per_pkt"), "vs_io": b.get("vs_io")})
         log(f"worker: {len([x for x in self.results if x['case'] == 'worker'])} cases")
 
     # ---- case fwd (a): pcap -> forwarder -> null, one lcore ----
