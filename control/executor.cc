@@ -1,6 +1,7 @@
 #include "control/executor.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <rte_cycles.h>
@@ -167,18 +168,23 @@ void executor::stage_route_removal(const ip4_prefix &p, transaction &t) {
     t.publish.push_back([this, p] { r_.routes().remove(p); });
 }
 
-std::string executor::check_route_capacity(const ip4_prefix &p) const {
-    if (model_.routes.count(p)) return {};
-    if (model_.routes.size() >= r_.routes().max_routes())
-        return fmt::format("route table full ({} routes)", r_.routes().max_routes());
-    if (p.len > 24 && model_.tbl8_groups_needed() >= r_.config().tbl8_groups) {
+std::string executor::check_route_capacity(std::initializer_list<ip4_prefix> prefixes) const {
+    // Counted together: the routes of one command may each need a route and a tbl8 group
+    // (one per /24 holding prefixes longer than /24) that only one of them could have.
+    std::set<ip4_prefix> fresh;
+    std::set<uint32_t> groups;
+    for (const ip4_prefix &p : prefixes) {
+        if (model_.routes.count(p) || !fresh.insert(p).second || p.len <= 24) continue;
         bool group_exists = false;
         for (const auto &[q, e] : model_.routes)
             group_exists |= q.len > 24 && (q.addr.host() >> 8) == (p.addr.host() >> 8);
-        if (!group_exists)
-            return fmt::format("route table out of tbl8 groups ({}; see --tbl8-groups)",
-                               r_.config().tbl8_groups);
+        if (!group_exists) groups.insert(p.addr.host() >> 8);
     }
+    if (model_.routes.size() + fresh.size() > r_.routes().max_routes())
+        return fmt::format("route table full ({} routes)", r_.routes().max_routes());
+    if (model_.tbl8_groups_needed() + groups.size() > r_.config().tbl8_groups)
+        return fmt::format("route table out of tbl8 groups ({}; see --tbl8-groups)",
+                           r_.config().tbl8_groups);
     return {};
 }
 
@@ -225,13 +231,17 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
         if ((p == host || need_connected) && origin_of(p) == route_origin::static_route)
             return reply::failure(fmt::format("static route {} exists; delete it first", p.to_string()));
     }
-    if (auto e = check_route_capacity(host); !e.empty()) return reply::failure(e);
-    if (need_connected && c.len <= 30)
+    const bool need_broadcasts = need_connected && c.len <= 30;
+    if (need_broadcasts)
         for (ip4_addr b : {subnet.broadcast(), subnet.addr}) {
             if (origin_of(ip4_prefix{b, 32}) == route_origin::static_route)
                 return reply::failure(fmt::format("static route {}/32 exists; delete it first", b.to_string()));
-            if (auto e = check_route_capacity(ip4_prefix{b, 32}); !e.empty()) return reply::failure(e);
         }
+    const std::string full =
+        need_broadcasts ? check_route_capacity({host, subnet, {subnet.broadcast(), 32}, {subnet.addr, 32}})
+        : need_connected ? check_route_capacity({host, subnet})
+                         : check_route_capacity({host});
+    if (!full.empty()) return reply::failure(full);
 
     model_.addresses[c.port].push_back(ia);
     t.undo.push_back([this, port = c.port] { model_.addresses[port].pop_back(); });
@@ -244,7 +254,7 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
         stage_route(subnet, {route_origin::connected, {next_hop::kind::connected, c.port, {}}}, t);
         // Directed broadcasts are not forwarded (RFC 1812 5.3.5.2), nor sent to the
         // subnet's all-zeros host; /31 and /32 have neither.
-        if (c.len <= 30)
+        if (need_broadcasts)
             for (ip4_addr b : {subnet.broadcast(), subnet.addr})
                 stage_route(ip4_prefix{b, 32}, {route_origin::broadcast, {next_hop::kind::broadcast, c.port, {}}}, t);
     }
@@ -332,7 +342,7 @@ reply executor::stage(const cmd_route &c, transaction &t) {
             nh = {next_hop::kind::blackhole, 0, {}};
             break;
     }
-    if (auto e = check_route_capacity(c.prefix); !e.empty()) return reply::failure(e);
+    if (auto e = check_route_capacity({c.prefix}); !e.empty()) return reply::failure(e);
     stage_route(c.prefix, {route_origin::static_route, nh}, t);
     return {};
 }
@@ -747,7 +757,8 @@ json executor::show_nat(const std::optional<ip4_addr> &only) const {
         row["port"] = e->b.is_local() ? json(e->b.port) : json(nullptr);
         row["epoch"] = e->epoch;
         row["packets"] = packets;
-        row["last_hit_s"] = last ? json(double((now - last) * 10 / hz) / 10.0) : json(nullptr);
+        // A worker may have counted a hit after `now` was read.
+        row["last_hit_s"] = last ? json(double((now > last ? now - last : 0) * 10 / hz) / 10.0) : json(nullptr);
         rows.push_back(row);
     }
     return rows;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,7 +74,8 @@ private:
     // Stages a route in the model and its publication.
     void stage_route(const ip4_prefix &p, const route_entry &e, transaction &t);
     void stage_route_removal(const ip4_prefix &p, transaction &t);
-    std::string check_route_capacity(const ip4_prefix &p) const;
+    // Empty when the route table has room for every prefix not yet in it; else why not.
+    std::string check_route_capacity(std::initializer_list<ip4_prefix> prefixes) const;
 
     reply show(const cmd_show &c) const;
     json show_ports() const;
