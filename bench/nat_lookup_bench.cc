@@ -6,13 +6,12 @@
 // bulk API) from a precomputed stream of random keys, and reports items/s and `vs_floor`: its
 // rate divided by the floor's, measured in the same run. The floor is one random 8-byte read
 // per lookup, independent of the others (no pointer chasing), from an array as large as our
-// binding table's memory (hash index plus slots): what any table of that size costs at least.
+// binding table's memory (hash plus hit counters): what any table of that size costs at least.
 //
 // Cases, each at 1K, 64K, 1M, 4M and 16M entries, all hits ("hit"), all misses ("miss") or
 // half of the lookups for absent keys ("mixed"):
-//   nat_table      ssw::nat_table::lookup_bulk, and the slot read the worker does after it;
+//   nat_table      ssw::nat_table::lookup_bulk (the bindings are in the hash's buckets);
 //                  also reports its memory per binding (`bytes_per_binding`)
-//   lockfree_hash  ssw::lockfree_hash::lookup_bulk alone (the index without the slots)
 //   rte_hash_lf    rte_hash, RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, rte_hash_lookup_bulk_data
 //   unordered_map  std::unordered_map<uint32_t, uint32_t>::find
 // and `nat_table/update_with_reader`: one writer rebinding M to a new M* (nat_table::set, with
@@ -50,7 +49,6 @@
 #include <rte_lcore.h>
 
 #include "bench/bench_eal.h"
-#include "dataplane/lockfree_hash.h"
 #include "dataplane/memory.h"
 #include "dataplane/nat_table.h"
 #include "dataplane/rcu.h"
@@ -123,13 +121,9 @@ const key_set &keys_for(uint32_t n) {
     return k;
 }
 
-// The bytes nat_table allocates for n bindings and one worker: the hash index over 2n keys
-// (nat_table::init) and the slots, a 64-byte stride each, n + min(n, 4096) + 1 of them.
-size_t nat_table_bytes(uint32_t n) {
-    ssw::lockfree_hash probe;
-    probe.init(n * 2 + 2);
-    return probe.memory_bytes() + (size_t(n) + std::min<uint32_t>(n, 4096) + 1) * 64;
-}
+// The bytes nat_table allocates for n bindings and one worker: the hash over 2n keys and one
+// worker's hit counters (a line per bucket).
+size_t nat_table_bytes(uint32_t n) { return ssw::nat_table::memory_for(n, 1); }
 
 // The floor's rate per table size, from the floor case (or measured here when a filter left
 // it out), so that every case can report its ratio to it.
@@ -263,14 +257,14 @@ void BM_nat_table(benchmark::State &state) {
     const key_set &k = keys_for(n);
     nat_fixture &f = cached<nat_fixture>(n);
     const uint32_t *stream = k.stream(M).data();
-    const ssw::nat_table::slot *out[kBulk];
+    ssw::nat_table::view out[kBulk];
     uint64_t sum = 0;
     size_t pos = 0;
     const double start = thread_cpu_seconds();
     for (auto _ : state) {
         f.table.lookup_bulk(stream + pos, kBulk, out);
-        // What the worker reads next: the binding itself.
-        for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i]->care_of : 0;
+        // What the worker uses next: the binding.
+        for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i].care_of : 0;
         pos = (pos + kBulk) & (kStream - 1);
     }
     const double secs = thread_cpu_seconds() - start;
@@ -284,8 +278,8 @@ void BM_nat_table(benchmark::State &state) {
 
 // One writer rebinds M to another M* (alternating between two, so every new M* is free) as
 // fast as it can, while a reader thread looks bindings up without pause and reports quiescent
-// states; items/s are updates/s. The writer reclaims replaced slots as the control thread
-// does (nat_table::set takes spares, waiting for a grace period when they run out).
+// states; items/s are updates/s. The writer reclaims erased entries as the control thread
+// does (the hash holds them for a grace period, and waits for one when too many are held).
 void BM_nat_update_with_reader(benchmark::State &state) {
     const uint32_t n = uint32_t(state.range(0));
     const key_set &k = keys_for(n);
@@ -303,14 +297,14 @@ void BM_nat_update_with_reader(benchmark::State &state) {
         pthread_setaffinity_np(pthread_self(), sizeof others, &others);
         f.rcu.register_reader(0);
         f.rcu.online(0);
-        const ssw::nat_table::slot *out[kBulk];
+        ssw::nat_table::view out[kBulk];
         const uint32_t *stream = k.hit_stream.data();
         uint64_t sum = 0, local = 0;
         size_t pos = 0;
         const double start = thread_cpu_seconds();
         while (!stop.load(std::memory_order_relaxed)) {
             f.table.lookup_bulk(stream + pos, kBulk, out);
-            for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i]->care_of : 0;
+            for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i].care_of : 0;
             pos = (pos + kBulk) & (kStream - 1);
             local += kBulk;
             f.rcu.quiescent(0);
@@ -344,39 +338,6 @@ void BM_nat_update_with_reader(benchmark::State &state) {
     const auto alone = alone_rate.find(n);
     if (reader_secs > 0 && alone != alone_rate.end())
         state.counters["reader_vs_alone"] = double(reads) / reader_secs / alone->second;
-}
-
-// ---- ssw::lockfree_hash alone ----
-
-struct lockfree_fixture {
-    ssw::lockfree_hash h;
-    explicit lockfree_fixture(const key_set &k) {
-        const uint32_t n = uint32_t(k.present.size());
-        if (!h.init(n)) throw std::bad_alloc();
-        for (uint32_t i = 0; i < n; ++i)
-            if (h.upsert(k.present[i], i) == ssw::lockfree_hash::upsert_result::full)
-                throw std::runtime_error("lockfree_hash full");
-    }
-};
-
-template <mix M>
-void BM_lockfree_hash(benchmark::State &state) {
-    const uint32_t n = uint32_t(state.range(0));
-    const key_set &k = keys_for(n);
-    const ssw::lockfree_hash &h = cached<lockfree_fixture>(n).h;
-    const uint32_t *stream = k.stream(M).data();
-    uint32_t values[kBulk];
-    uint64_t sum = 0;
-    size_t pos = 0;
-    const double start = thread_cpu_seconds();
-    for (auto _ : state) {
-        const uint64_t hits = h.lookup_bulk(stream + pos, values, kBulk);
-        for (unsigned i = 0; i < kBulk; ++i) sum += (hits >> i & 1) ? values[i] : 0;
-        pos = (pos + kBulk) & (kStream - 1);
-    }
-    const double secs = thread_cpu_seconds() - start;
-    benchmark::DoNotOptimize(sum);
-    report(state, n, secs);
 }
 
 // ---- rte_hash, lock-free readers ----
@@ -480,15 +441,12 @@ void register_all() {
         };
         reg("floor", BM_floor);
         reg("nat_table/hit", BM_nat_table<mix::hit>);
-        reg("lockfree_hash/hit", BM_lockfree_hash<mix::hit>);
         reg("rte_hash_lf/hit", BM_rte_hash_lf<mix::hit>);
         reg("unordered_map/hit", BM_unordered_map<mix::hit>);
         reg("nat_table/miss", BM_nat_table<mix::miss>);
-        reg("lockfree_hash/miss", BM_lockfree_hash<mix::miss>);
         reg("rte_hash_lf/miss", BM_rte_hash_lf<mix::miss>);
         reg("unordered_map/miss", BM_unordered_map<mix::miss>);
         reg("nat_table/mixed", BM_nat_table<mix::mixed>);
-        reg("lockfree_hash/mixed", BM_lockfree_hash<mix::mixed>);
         reg("rte_hash_lf/mixed", BM_rte_hash_lf<mix::mixed>);
         reg("unordered_map/mixed", BM_unordered_map<mix::mixed>);
         reg("nat_table/update_with_reader", BM_nat_update_with_reader)->UseRealTime();

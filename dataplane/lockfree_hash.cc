@@ -1,90 +1,168 @@
 #include "dataplane/lockfree_hash.h"
 
-#include <bit>
+#include <algorithm>
 
 #include "dataplane/memory.h"
 
 namespace ssw {
 
-lockfree_hash::~lockfree_hash() { table_free(buckets_, from_dpdk_); }
+namespace {
+// Entries that may be held at once (erased, waiting for their grace period) on top of the
+// capacity; the writer waits for a grace period when they run out.
+uint32_t spare_for(uint32_t capacity) {
+    return std::min<uint32_t>(capacity, 4096);
+}
+}  // namespace
 
-bool lockfree_hash::init(uint32_t capacity) {
-    // At most ~60% of the slots used: with 7-slot buckets that keeps overflow rare (measured
-    // in tests/dataplane/lockfree_hash_test.cc) and probe sequences short.
-    uint64_t want = (uint64_t(capacity) * 10 + 6 * kSlotsPerBucket - 1) / (6 * kSlotsPerBucket);
-    uint64_t n = std::bit_ceil(want < 2 ? uint64_t(2) : want);
-    if (n > (uint64_t(1) << 31)) return false;
-    buckets_ = static_cast<bucket *>(table_alloc(n * sizeof(bucket), from_dpdk_));
-    if (!buckets_) return false;
-    mask_ = uint32_t(n - 1);
+lockfree_hash::~lockfree_hash() {
+    table_free(mem_, from_dpdk_);
+}
+
+uint32_t lockfree_hash::buckets_for(uint32_t capacity) {
+    // At most ~60% of the entries used: with 5-entry buckets that keeps overflow rare
+    // (measured in tests/dataplane/lockfree_hash_test.cc) and probe sequences short. Any
+    // bucket count works (keys map to buckets by multiplication, not a mask).
+    const uint64_t entries = uint64_t(capacity) + spare_for(capacity);
+    const uint64_t want = (entries * 10 + 6 * kSlotsPerBucket - 1) / (6 * kSlotsPerBucket);
+    return uint32_t(std::clamp<uint64_t>(want, 2, uint64_t(1) << 28));
+}
+
+bool lockfree_hash::init(uint32_t capacity, rcu_domain &rcu, unsigned extra_lines) {
+    if ((uint64_t(capacity) + spare_for(capacity)) * 10 / (6 * kSlotsPerBucket) >=
+        (uint64_t(1) << 28))
+        return false;
+    n_buckets_ = buckets_for(capacity);
+    stride_ = uint32_t(sizeof(bucket) * (1 + extra_lines));
+    mem_ = static_cast<uint8_t *>(table_alloc(size_t(n_buckets_) * stride_, from_dpdk_));
+    if (!mem_) return false;
+    held_->mask.assign(n_buckets_, 0);
+    held_->count = 0;
+    unreleased_.reserve(kReleaseBatch);
     capacity_ = capacity;
     size_ = 0;
+    rcu_ = &rcu;
     return true;
 }
 
-bool lockfree_hash::find_slot(uint32_t key, uint32_t &b_out, unsigned &i_out) const {
-    uint32_t b = hash(key) & mask_;
+bool lockfree_hash::probe_scalar(uint32_t b, uint32_t key, uint64_t &value, uint32_t *pos) const {
     for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
-        const bucket &bk = buckets_[b];
+        const bucket &bk = at(b);
         for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
-            if (uint32_t(bk.slot[i].load(std::memory_order_relaxed) >> 32) == key) {
-                b_out = b;
-                i_out = i;
+            if (bk.key[i].load(std::memory_order_acquire) == key) {
+                value = bk.value[i].load(std::memory_order_acquire);
+                if (pos) *pos = b << 3 | i;
                 return true;
             }
         }
-        if (bk.overflow.load(std::memory_order_relaxed) == 0) return false;
-        b = (b + 1) & mask_;
+        if (bk.overflow.load(std::memory_order_acquire) == 0) return false;
+        b = next(b);
     }
     return false;
 }
 
-lockfree_hash::upsert_result lockfree_hash::upsert(uint32_t key, uint32_t value,
-                                                   uint32_t *old_value) {
-    if (key == 0) return upsert_result::full;
-    const uint64_t packed = uint64_t(key) << 32 | value;
-    uint32_t b;
-    unsigned i;
-    if (find_slot(key, b, i)) {
-        // One writer: a release store publishes; no locked exchange needed.
-        const uint64_t old = buckets_[b].slot[i].load(std::memory_order_relaxed);
-        buckets_[b].slot[i].store(packed, std::memory_order_release);
-        if (old_value) *old_value = uint32_t(old);
-        return upsert_result::replaced;
-    }
-    if (size_ >= capacity_) return upsert_result::full;
-
-    const uint32_t home = hash(key) & mask_;
-    b = home;
+bool lockfree_hash::find(uint32_t key, uint32_t &pos) const {
+    uint32_t b = home_bucket(key);
     for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
-        bucket &bk = buckets_[b];
-        for (i = 0; i < kSlotsPerBucket; ++i) {
-            if (bk.slot[i].load(std::memory_order_relaxed) == 0) break;
+        const bucket &bk = at(b);
+        for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
+            if (bk.key[i].load(std::memory_order_relaxed) == key) {
+                pos = b << 3 | i;
+                return true;
+            }
         }
-        if (i < kSlotsPerBucket) {
-            // Raise the counts of the buckets passed over before the key becomes visible.
-            for (uint32_t p = home; p != b; p = (p + 1) & mask_)
-                buckets_[p].overflow.fetch_add(1, std::memory_order_release);
-            bk.slot[i].store(packed, std::memory_order_release);
-            ++size_;
-            return upsert_result::inserted;
-        }
-        b = (b + 1) & mask_;
+        if (bk.overflow.load(std::memory_order_relaxed) == 0) return false;
+        b = next(b);
     }
-    return upsert_result::full;
+    return false;
 }
 
-bool lockfree_hash::erase(uint32_t key, uint32_t *old_value) {
-    uint32_t b;
-    unsigned i;
-    if (key == 0 || !find_slot(key, b, i)) return false;
-    uint64_t old = buckets_[b].slot[i].exchange(0, std::memory_order_release);
-    if (old_value) *old_value = uint32_t(old);
+lockfree_hash::upsert_result lockfree_hash::upsert(uint32_t key, uint64_t value,
+                                                   uint64_t *old_value, uint32_t *pos) {
+    if (key == 0) return upsert_result::full;
+    uint32_t p;
+    if (find(key, p)) {
+        // One writer: a release store publishes; no locked exchange needed.
+        std::atomic<uint64_t> &v = at(bucket_of(p)).value[slot_of(p)];
+        if (old_value) *old_value = v.load(std::memory_order_relaxed);
+        v.store(value, std::memory_order_release);
+        if (pos) *pos = p;
+        return upsert_result::replaced;
+    }
+    if (!place(key, p)) return upsert_result::full;
+    insert_at(p, key, value);
+    if (pos) *pos = p;
+    return upsert_result::inserted;
+}
+
+bool lockfree_hash::place(uint32_t key, uint32_t &pos) {
+    if (key == 0 || size_ >= capacity_) return false;
+    if (held_->count >= spare_for(capacity_)) {
+        // Too many entries wait for their grace period: wait for it.
+        release_held();
+        rcu_->synchronize();
+    }
+    const uint32_t home = home_bucket(key);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        uint32_t b = home;
+        for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
+            const bucket &bk = at(b);
+            for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
+                if (bk.key[i].load(std::memory_order_relaxed) == 0 && !is_held(b, i)) {
+                    pos = b << 3 | i;
+                    return true;
+                }
+            }
+            b = next(b);
+        }
+        if (held_->count == 0) break;
+        // Held entries block the way: free them and look again.
+        release_held();
+        rcu_->synchronize();
+    }
+    return false;
+}
+
+void lockfree_hash::insert_at(uint32_t pos, uint32_t key, uint64_t value) {
+    const uint32_t b = bucket_of(pos);
+    // Raise the counts of the buckets passed over before the key becomes visible.
+    for (uint32_t q = home_bucket(key); q != b; q = next(q))
+        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_release);
+    // The value first: a reader that sees the key sees its value.
+    bucket &bk = at(b);
+    bk.value[slot_of(pos)].store(value, std::memory_order_relaxed);
+    bk.key[slot_of(pos)].store(key, std::memory_order_release);
+    ++size_;
+}
+
+bool lockfree_hash::erase(uint32_t key, uint64_t *old_value) {
+    uint32_t p;
+    if (key == 0 || !find(key, p)) return false;
+    const uint32_t b = bucket_of(p);
+    const unsigned i = slot_of(p);
+    if (old_value) *old_value = at(b).value[i].load(std::memory_order_relaxed);
+    at(b).key[i].store(0, std::memory_order_release);
     // Lower the counts only once the key is gone, so no reader stops short of it.
-    for (uint32_t p = hash(key) & mask_; p != b; p = (p + 1) & mask_)
-        buckets_[p].overflow.fetch_sub(1, std::memory_order_release);
+    for (uint32_t q = home_bucket(key); q != b; q = next(q))
+        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) - 1,
+                             std::memory_order_release);
     --size_;
+    held_->mask[b] = uint8_t(held_->mask[b] | 1u << i);
+    ++held_->count;
+    unreleased_.push_back(p);
+    if (unreleased_.size() >= kReleaseBatch) release_held();
     return true;
+}
+
+void lockfree_hash::release_held() {
+    if (unreleased_.empty()) return;
+    rcu_->defer([held = held_, entries = std::move(unreleased_)] {
+        for (uint32_t p : entries)
+            held->mask[bucket_of(p)] = uint8_t(held->mask[bucket_of(p)] & ~(1u << slot_of(p)));
+        held->count -= uint32_t(entries.size());
+    });
+    unreleased_.clear();
+    unreleased_.reserve(kReleaseBatch);
 }
 
 }  // namespace ssw

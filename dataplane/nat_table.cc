@@ -1,54 +1,31 @@
 #include "dataplane/nat_table.h"
 
-#include <fmt/format.h>
+#include <algorithm>
 
-#include "dataplane/memory.h"
+#include <fmt/format.h>
 
 namespace ssw {
 
-nat_table::~nat_table() { table_free(slots_, slots_from_dpdk_); }
+nat_table::~nat_table() = default;
+
+namespace {
+// Each binding has two keys; a replacement briefly holds three.
+uint32_t keys_for(uint32_t capacity) {
+    return capacity * 2 + 2;
+}
+}  // namespace
+
+size_t nat_table::memory_for(uint32_t capacity, unsigned workers) {
+    return lockfree_hash::memory_for(keys_for(capacity), std::max(1u, workers));
+}
 
 bool nat_table::init(uint32_t capacity, unsigned workers, rcu_domain &rcu) {
+    if (capacity > (UINT32_MAX - 2) / 2) return false;
     workers_ = std::max(1u, workers);
-    stride_ = (sizeof(slot) + sizeof(hit_counter) * workers_ + 63) / 64 * 64;
-    // Replacements hold an extra slot until their grace period ends; the writer waits for
-    // one when these spares run out (take_slot).
-    n_slots_ = capacity + std::min<uint32_t>(capacity, 4096) + 1;
-    slots_ = static_cast<uint8_t *>(table_alloc(size_t(n_slots_) * stride_, slots_from_dpdk_));
-    if (!slots_) return false;
-    // Each binding has two keys; a replacement briefly holds three.
-    if (!index_.init(capacity * 2 + 2)) return false;
-    free_.reserve(n_slots_);
-    for (uint32_t i = n_slots_; i-- > 0;) free_.push_back(i);
+    // One counter line per worker after each bucket (zeroed memory).
+    if (!index_.init(keys_for(capacity), rcu, workers_)) return false;
     capacity_ = capacity;
-    rcu_ = &rcu;
     return true;
-}
-
-uint32_t nat_table::take_slot() {
-    if (free_.empty()) {
-        defer_unlinked();
-        rcu_->reclaim();  // slots whose grace period is over
-    }
-    if (free_.empty()) {
-        rcu_->synchronize();  // wait for one: every deferred slot comes back
-        if (free_.empty()) return UINT32_MAX;
-    }
-    uint32_t idx = free_.back();
-    free_.pop_back();
-    return idx;
-}
-
-void nat_table::release_slot(uint32_t idx) {
-    unlinked_.push_back(idx);
-    if (unlinked_.size() >= kReleaseBatch) defer_unlinked();
-}
-
-void nat_table::defer_unlinked() {
-    if (unlinked_.empty()) return;
-    rcu_->defer([this, slots = std::move(unlinked_)] { free_.insert(free_.end(), slots.begin(), slots.end()); });
-    unlinked_.clear();
-    unlinked_.reserve(kReleaseBatch);
 }
 
 void nat_table::count_kind(binding_kind k, int delta) {
@@ -60,11 +37,24 @@ void nat_table::count_kind(binding_kind k, int delta) {
 }
 
 const binding *nat_table::find(ip4_addr home, binding &out) const {
-    const uint32_t idx = slot_of(home.host());
-    if (idx == UINT32_MAX) return nullptr;
-    const slot *s = at(idx);
-    out = binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port};
+    const view v = lookup(home.host());
+    if (!v || v.home != home.host()) return nullptr;
+    out = binding{ip4_addr(v.home), ip4_addr(v.care_of), v.kind, v.port};
     return &out;
+}
+
+bool nat_table::insert_key(uint32_t key, uint64_t value) {
+    uint32_t pos;
+    if (!index_.place(key, pos)) return false;
+    // No reader can hold this entry's old key (it was held for a grace period): its counters
+    // are zeroed before the new key becomes visible.
+    for (unsigned w = 0; w < workers_; ++w) {
+        counter_line &c = counters(w, lockfree_hash::bucket_of(pos));
+        c.packets[lockfree_hash::slot_of(pos)].store(0, std::memory_order_relaxed);
+        c.last[lockfree_hash::slot_of(pos)].store(0, std::memory_order_relaxed);
+    }
+    index_.insert_at(pos, key, value);
+    return true;
 }
 
 bool nat_table::set(const binding &b, std::string &error) {
@@ -75,81 +65,77 @@ bool nat_table::set(const binding &b, std::string &error) {
     }
     // M may be the care-of address of no binding; M* may be a key only of this same binding
     // (its current care-of address).
-    const auto taken = [&](uint32_t key, uint32_t idx) {
-        const slot *o = at(idx);
+    const auto taken = [&](uint32_t key, const view &o) {
         error = fmt::format("{} is already {} of the binding of {}", ip4_addr(key).to_string(),
-                            o->care_of == key ? "the care-of address" : "the home address",
-                            ip4_addr(o->home).to_string());
+                            o.care_of == key ? "the care-of address" : "the home address",
+                            ip4_addr(o.home).to_string());
         return false;
     };
     // Both buckets load at once (at 1M bindings each is a cache miss).
     index_.prefetch(m);
     index_.prefetch(ms);
-    uint32_t existing = UINT32_MAX, other;
-    if (index_.lookup(m, other)) {
-        if (at(other)->home != m) return taken(m, other);
-        existing = other;
-        index_.prefetch(at(existing)->care_of);  // the key that goes
-    }
-    if (index_.lookup(ms, other) && other != existing) return taken(ms, other);
-    if (existing == UINT32_MAX && size_ >= capacity_) {
+    const view old = lookup(m);
+    if (old && old.home != m) return taken(m, old);
+    if (old) index_.prefetch(old.care_of);  // the key that goes
+    const view by_ms = lookup(ms);
+    if (by_ms && by_ms.home != m) return taken(ms, by_ms);
+    if (!old && size_ >= capacity_) {
         error = fmt::format("binding table full ({} bindings)", capacity_);
         return false;
     }
-    const uint32_t idx = take_slot();
-    if (idx == UINT32_MAX) {
-        error = "binding table out of slots";
+    const auto no_room = [&] {
+        error = fmt::format("binding table has no room for {} (hash probe limit)",
+                            ip4_addr(ms).to_string());
         return false;
-    }
-    slot *s = mut(idx);
-    s->home = m;
-    s->care_of = ms;
-    s->port = b.port;
-    s->kind = b.kind;
-    for (unsigned w = 0; w < workers_; ++w) {
-        s->hits(w).packets.store(0, std::memory_order_relaxed);
-        s->hits(w).last_tsc.store(0, std::memory_order_relaxed);
-    }
-    // The slot is written before any key points at it (upsert publishes with release).
-    // New care-of key first, then the home key swaps to the new slot in one store, then the
-    // old care-of key goes: a packet sees the old binding or the new one.
-    index_.upsert(ms, idx);
-    index_.upsert(m, idx);
-    if (existing != UINT32_MAX) {
-        const slot *os = at(existing);
-        if (os->care_of != ms) index_.erase(os->care_of);
-        if (os->kind != b.kind) {
+    };
+    // New care-of key first (or its new value), then the home key in one store, then the old
+    // care-of key goes: a packet sees the old binding or the new one.
+    if (by_ms)
+        index_.upsert(ms, encode(m, b, false));
+    else if (!insert_key(ms, encode(m, b, false)))
+        return no_room();
+    if (old) {
+        index_.upsert(m, encode(ms, b, true));
+        if (old.care_of != ms) index_.erase(old.care_of);
+        if (old.kind != b.kind) {
             count_kind(b.kind, +1);
-            count_kind(os->kind, -1);
+            count_kind(old.kind, -1);
         }
-        release_slot(existing);
-    } else {
-        count_kind(b.kind, +1);
-        ++size_;
+        return true;
     }
+    if (!insert_key(m, encode(ms, b, true))) {
+        index_.erase(ms);
+        return no_room();
+    }
+    count_kind(b.kind, +1);
+    ++size_;
     return true;
 }
 
 bool nat_table::remove(ip4_addr home) {
-    const uint32_t idx = slot_of(home.host());
-    if (idx == UINT32_MAX) return false;
-    const slot *s = at(idx);
-    index_.erase(s->home);
-    index_.erase(s->care_of);
-    count_kind(s->kind, -1);
+    const view v = lookup(home.host());
+    if (!v || v.home != home.host()) return false;
+    index_.erase(v.home);
+    index_.erase(v.care_of);
+    count_kind(v.kind, -1);
     --size_;
-    release_slot(idx);
     return true;
 }
 
 void nat_table::hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const {
     packets = last_tsc = 0;
-    const uint32_t idx = slot_of(home.host());
-    if (idx == UINT32_MAX) return;
-    const slot *s = at(idx);
-    for (unsigned w = 0; w < workers_; ++w) {
-        packets += s->hits(w).packets.load(std::memory_order_relaxed);
-        last_tsc = std::max(last_tsc, s->hits(w).last_tsc.load(std::memory_order_relaxed));
+    const view v = lookup(home.host());
+    if (!v || v.home != home.host()) return;
+    const view c = lookup(v.care_of);
+    for (const view *k : {&v, &c}) {
+        if (!*k) continue;
+        for (unsigned w = 0; w < workers_; ++w) {
+            const counter_line &l = counters(w, lockfree_hash::bucket_of(k->pos));
+            const unsigned i = lockfree_hash::slot_of(k->pos);
+            packets += l.packets[i].load(std::memory_order_relaxed);
+            last_tsc = std::max(last_tsc, uint64_t(l.last[i].load(std::memory_order_relaxed))
+                                              << kTimeShift);
+        }
     }
 }
 

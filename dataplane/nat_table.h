@@ -1,21 +1,21 @@
 // The binding table: stateless 1:1 bindings of a VM's home address M to its care-of
 // address M* (DESIGN.md §1). One writer (the control thread), lock-free readers (workers).
 //
-// Each binding lives in one cache-line slot: the immutable binding (addresses, kind, port)
-// and, after it, one hit counter per worker, so that a lookup that hits touches two lines
-// (the hash bucket and the slot) and the counter update costs no third miss. Both M and M*
-// are keys of the hash, pointing at the same slot; which one matched tells the direction.
+// Both M and M* are keys of one hash (lockfree_hash) whose 64-bit values hold the binding
+// itself as seen from that key: the other address, the kind, the port, and which of the two
+// the key is. A lookup that hits reads one cache line. Hit counters follow each bucket, one
+// line per worker, at the matched key's slot: a worker prefetches its line with the bucket
+// (the next line of the same DRAM page) and no lookup waits for it.
 //
-// Changing a binding publishes a new slot and swaps the keys' values with single atomic
-// stores, so a packet sees the old binding or the new one, never a mix. The old slot is
-// freed after an RCU grace period.
+// Changing a binding stores the home key's value with one atomic store, so a packet sees the
+// old binding or the new one, never a mix: the new care-of key is inserted first, the old one
+// erased last.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include <rte_prefetch.h>
 
@@ -28,27 +28,18 @@ namespace ssw {
 
 class nat_table {
 public:
-    struct hit_counter {
-        std::atomic<uint64_t> packets{0};
-        std::atomic<uint64_t> last_tsc{0};
-    };
-    // What workers read: the binding, then one hit counter per worker.
-    // A slot starts on a cache line (the stride is a multiple of 64); with up to three
-    // workers the binding and its counters share that line.
-    struct slot {
+    // A binding as one lookup found it.
+    // An aggregate without initializers: the worker's arrays of them cost nothing to declare;
+    // view{} is a miss.
+    struct view {
         uint32_t home;     // host order
         uint32_t care_of;  // host order
+        uint32_t pos;      // the matched key's entry: counts hits
         uint16_t port;
         binding_kind kind;
-        uint8_t unused[5];
-        // The hit counters follow the binding, one per worker, within the slot's stride.
-        hit_counter &hits(unsigned worker) {
-            return reinterpret_cast<hit_counter *>(reinterpret_cast<uint8_t *>(this) + sizeof(slot))[worker];
-        }
-        const hit_counter &hits(unsigned worker) const { return const_cast<slot *>(this)->hits(worker); }
+        bool found;
+        explicit operator bool() const { return found; }
     };
-    static_assert(sizeof(hit_counter) == 16);
-    static_assert(sizeof(slot) == 16);
 
     nat_table() = default;
     nat_table(const nat_table &) = delete;
@@ -57,35 +48,36 @@ public:
 
     // Room for `capacity` bindings. False when the memory cannot be had.
     bool init(uint32_t capacity, unsigned workers, rcu_domain &rcu);
+    // The memory init(capacity, workers) takes.
+    static size_t memory_for(uint32_t capacity, unsigned workers);
+    size_t memory_bytes() const { return memory_for(capacity_, workers_); }
 
     // ---- readers ----
-    const slot *at(uint32_t idx) const {
-        return reinterpret_cast<const slot *>(slots_ + size_t(idx) * stride_);
+    view lookup(uint32_t addr) const {
+        uint64_t v;
+        uint32_t pos;
+        return index_.lookup(addr, v, &pos) ? decode(addr, v, pos) : view{};
     }
-    const slot *lookup(uint32_t addr) const {
-        uint32_t idx;
-        return index_.lookup(addr, idx) ? at(idx) : nullptr;
+    // Looks up n addresses (n <= 64), their buckets prefetched together.
+    void lookup_bulk(const uint32_t *addrs, unsigned n, view *out) const {
+        lookup_n<false>(addrs, n, out, 0);
     }
-    // Looks up n addresses (n <= 64), prefetching buckets, then slots. out[i] is nullptr for
-    // a miss.
-    void lookup_bulk(const uint32_t *addrs, unsigned n, const slot **out) const {
-        uint32_t home[64];
-        for (unsigned i = 0; i < n; ++i) home[i] = index_.prefetch(addrs[i]);
-        for (unsigned i = 0; i < n; ++i) {
-            uint32_t idx;
-            if (index_.lookup_prefetched(home[i], addrs[i], idx)) {
-                out[i] = at(idx);
-                rte_prefetch0(out[i]);
-            } else {
-                out[i] = nullptr;
-            }
-        }
+    // The same for lookups that mostly hit: `worker`'s counter line of each key's home bucket
+    // is prefetched with the bucket (its next line).
+    void lookup_bulk_counted(const uint32_t *addrs, unsigned n, view *out, unsigned worker) const {
+        lookup_n<true>(addrs, n, out, worker);
+    }
+    // A worker about to count a hit on `v` fetches the counter's line early.
+    void prefetch_hit(const view &v, unsigned worker) const {
+        __builtin_prefetch(&counters(worker, lockfree_hash::bucket_of(v.pos)), 1, 3);
     }
     // Counts a translation by `worker`.
-    static void hit(const slot *s, unsigned worker, uint64_t tsc) {
-        hit_counter &h = const_cast<slot *>(s)->hits(worker);
-        h.packets.store(h.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        h.last_tsc.store(tsc, std::memory_order_relaxed);
+    void hit(const view &v, unsigned worker, uint64_t tsc) const {
+        counter_line &c = counters(worker, lockfree_hash::bucket_of(v.pos));
+        const unsigned i = lockfree_hash::slot_of(v.pos);
+        c.packets[i].store(c.packets[i].load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        c.last[i].store(uint32_t(tsc >> kTimeShift), std::memory_order_relaxed);
     }
     // Whether any binding of the kinds that translate sources on access (forward) or core
     // (local) egress exists: workers skip source lookups that cannot match.
@@ -100,47 +92,68 @@ public:
     bool remove(ip4_addr home);
     uint32_t size() const { return size_; }
     uint32_t capacity() const { return capacity_; }
-    // Packets translated by the binding of `home` and the TSC of the last, summed over workers.
+    // Packets translated by the binding of `home`, summed over workers, and the TSC of the
+    // last (to about 2^kTimeShift cycles). The home key's count survives a change of M*; the
+    // care-of key's starts with its M*.
     void hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const;
     // The current binding of every home address, in no particular order.
     template <typename F>
     void for_each(F &&f) const {
-        index_.for_each([&](uint32_t key, uint32_t idx) {
-            const slot *s = at(idx);
-            if (s->home == key) f(binding{ip4_addr(s->home), ip4_addr(s->care_of), s->kind, s->port});
+        index_.for_each([&](uint32_t key, uint64_t v) {
+            const view b = decode(key, v, 0);
+            if (b.home == key) f(binding{ip4_addr(b.home), ip4_addr(b.care_of), b.kind, b.port});
         });
     }
     const binding *find(ip4_addr home, binding &out) const;
 
 private:
-    slot *mut(uint32_t idx) { return reinterpret_cast<slot *>(slots_ + size_t(idx) * stride_); }
-    // The slot of the binding whose home address is `home`, or UINT32_MAX. The index maps
-    // both addresses of a binding to its slot; the home key is the one equal to slot->home.
-    uint32_t slot_of(uint32_t home) const {
-        uint32_t idx;
-        return index_.lookup(home, idx) && at(idx)->home == home ? idx : UINT32_MAX;
+    // A key's value: the other address (bits 0..31), the port (32..47), the kind (48..55),
+    // and whether the key is the home address (bit 56).
+    static uint64_t encode(uint32_t other, const binding &b, bool key_is_home) {
+        return uint64_t(other) | uint64_t(b.port) << 32 | uint64_t(b.kind) << 48 |
+               uint64_t(key_is_home) << 56;
     }
-    uint32_t take_slot();
-    void release_slot(uint32_t idx);
+    static view decode(uint32_t key, uint64_t v, uint32_t pos) {
+        const uint32_t other = uint32_t(v);
+        const bool key_is_home = v >> 56 & 1;
+        const uint32_t home = key_is_home ? key : other, care_of = key_is_home ? other : key;
+        return view{home, care_of, pos, uint16_t(v >> 32), binding_kind(uint8_t(v >> 48)), true};
+    }
+
+    // One worker's hit counters for the five entries of one bucket: one cache line.
+    struct alignas(64) counter_line {
+        std::atomic<uint64_t> packets[lockfree_hash::kSlotsPerBucket];
+        std::atomic<uint32_t> last[lockfree_hash::kSlotsPerBucket];
+    };
+    static_assert(sizeof(counter_line) == 64);
+    static constexpr unsigned kTimeShift = 24;
+    counter_line &counters(unsigned worker, uint32_t bucket) const {
+        return *static_cast<counter_line *>(index_.extra(bucket, worker));
+    }
+    template <bool kPrefetchCounters>
+    void lookup_n(const uint32_t *addrs, unsigned n, view *out, unsigned worker) const {
+        uint32_t home[64];
+        for (unsigned i = 0; i < n; ++i) {
+            home[i] = index_.prefetch(addrs[i]);
+            if constexpr (kPrefetchCounters) __builtin_prefetch(&counters(worker, home[i]), 1, 3);
+        }
+        for (unsigned i = 0; i < n; ++i) {
+            uint64_t v;
+            uint32_t pos;
+            const bool hit = index_.lookup_prefetched(home[i], addrs[i], v, &pos);
+            out[i] = hit ? decode(addrs[i], v, pos) : view{};
+        }
+    }
+    // Inserts key (absent) with its counters zeroed before it becomes visible.
+    bool insert_key(uint32_t key, uint64_t value);
     void count_kind(binding_kind k, int delta);
 
-    lockfree_hash index_;  // M and M* -> slot index
-    uint8_t *slots_ = nullptr;
-    bool slots_from_dpdk_ = false;
-    size_t stride_ = 0;
+    lockfree_hash index_;  // M and M* -> the binding; each bucket followed by its counters
     unsigned workers_ = 0;
     uint32_t capacity_ = 0;
-    uint32_t n_slots_ = 0;
-    std::vector<uint32_t> free_;
-    // Slots unlinked since the last grace period was started: they go back to free_ together,
-    // one RCU token for many (a token is an atomic on a line every reader reads).
-    std::vector<uint32_t> unlinked_;
-    static constexpr size_t kReleaseBatch = 256;
-    void defer_unlinked();
     uint32_t size_ = 0;  // bindings
     std::atomic<uint32_t> n_forward_{0};
     std::atomic<uint32_t> n_local_snat_{0};
-    rcu_domain *rcu_ = nullptr;
 };
 
 }  // namespace ssw

@@ -1,13 +1,11 @@
 // The resolved neighbors the workers use to fill in destination MACs: IPv4 address ->
-// (MAC, port), one 64-bit word per entry so that a worker reads the whole entry with one
-// load and a MAC change is one store. Only usable entries are here; resolution state,
-// timers and hold queues belong to the neighbor cache (neighbor_cache.h), which writes this
-// table from the control thread.
+// (MAC, port), one 64-bit word per entry held in the hash itself, so that a worker reads the
+// whole entry with one load (one cache line per lookup) and a MAC change is one store. Only usable
+// entries are here; resolution state, timers and hold queues belong to the neighbor cache
+// (neighbor_cache.h), which writes this table from the control thread.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <vector>
 
 #include "dataplane/lockfree_hash.h"
 #include "dataplane/net_types.h"
@@ -27,14 +25,7 @@ public:
     }
     static constexpr uint16_t port_of(uint64_t word) { return uint16_t(word >> 48); }
 
-    bool lookup(ip4_addr ip, uint64_t &word) const {
-        uint32_t idx;
-        if (!index_.lookup(ip.host(), idx)) return false;
-        word = words_[idx].load(std::memory_order_acquire);
-        return true;
-    }
-    const lockfree_hash &index() const { return index_; }
-    uint64_t word(uint32_t idx) const { return words_[idx].load(std::memory_order_acquire); }
+    bool lookup(ip4_addr ip, uint64_t &word) const { return index_.lookup(ip.host(), word); }
 
     // ---- the writer ----
     // False when the table is full.
@@ -44,9 +35,6 @@ public:
 
 private:
     lockfree_hash index_;
-    std::vector<std::atomic<uint64_t>> words_;
-    std::vector<uint32_t> free_;
-    rcu_domain *rcu_ = nullptr;
 };
 
 }  // namespace ssw

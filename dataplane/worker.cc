@@ -134,25 +134,26 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
         uint32_t next_hop;  // host order
         uint32_t new_dst;   // network order; 0: keep
         uint32_t new_src;   // network order; 0: keep
-        const nat_table::slot *dst_binding;
-        const nat_table::slot *src_binding;
+        const nat_table::view *dst_binding;  // counts the hit; into by_dst / by_src
+        const nat_table::view *src_binding;
         uint16_t out;
         bool fragment;  // larger than the egress MTU, DF clear: the slow path fragments
     };
     fate f[kMaxBurst];
     const nat_table &nat = r_.nat();
-    const nat_table::slot *by_dst[kMaxBurst];
+    nat_table::view by_dst[kNat ? kMaxBurst : 1];
+    nat_table::view by_src[kNat ? kMaxBurst : 1];
     uint32_t hops[kMaxBurst];
 
     if constexpr (kNat) {
         // Destination translation comes before the route lookup (DESIGN.md §1).
-        nat.lookup_bulk(dsts, n, by_dst);
+        nat.lookup_bulk_counted(dsts, n, by_dst, index_);
         clock_.mark(stage::dnat);
         uint32_t lpm_keys[kMaxBurst];
         for (uint16_t j = 0; j < n; ++j) {
-            const nat_table::slot *b = by_dst[j];
+            const nat_table::view &b = by_dst[j];
             lpm_keys[j] =
-                b && b->kind == binding_kind::forward && b->home == dsts[j] ? b->care_of : dsts[j];
+                b && b.kind == binding_kind::forward && b.home == dsts[j] ? b.care_of : dsts[j];
         }
         rte_lpm_lookup_bulk(r_.routes().lpm(), lpm_keys, hops, n);
     } else {
@@ -172,19 +173,19 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
         fj.dst_binding = fj.src_binding = nullptr;
         bool routed = false;
         if constexpr (kNat) {
-            const nat_table::slot *b = by_dst[j];
-            if (b && b->kind != binding_kind::forward) {
-                // A local binding is M's host route: M* -> M, or M as it is, on b->port.
-                fj.out = b->port;
-                fj.next_hop = b->home;
-                if (dsts[j] == b->care_of) {
-                    fj.new_dst = be32_t(b->home).raw();
-                    fj.dst_binding = b;
+            const nat_table::view &b = by_dst[j];
+            if (b && b.kind != binding_kind::forward) {
+                // A local binding is M's host route: M* -> M, or M as it is, on b.port.
+                fj.out = b.port;
+                fj.next_hop = b.home;
+                if (dsts[j] == b.care_of) {
+                    fj.new_dst = be32_t(b.home).raw();
+                    fj.dst_binding = &b;  // its counter line came with the bucket
                 }
                 routed = true;
-            } else if (b && dsts[j] == b->home) {
-                fj.new_dst = be32_t(b->care_of).raw();
-                fj.dst_binding = b;
+            } else if (b && dsts[j] == b.home) {
+                fj.new_dst = be32_t(b.care_of).raw();
+                fj.dst_binding = &b;
             }
         }
         if (!routed) {
@@ -246,20 +247,21 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
     // Phase 2: source translations, looked up together.
     if constexpr (kNat) {
         if (n_src) {
-            const nat_table::slot *by_src[kMaxBurst];
             nat.lookup_bulk(src_keys, n_src, by_src);
             for (uint16_t k = 0; k < n_src; ++k) {
-                const nat_table::slot *b = by_src[k];
+                const nat_table::view &b = by_src[k];
                 if (!b) continue;
                 fate &fj = f[src_idx[k]];
                 const bool access =
                     r_.runtime(fj.out).role.load(std::memory_order_relaxed) == port_role::access;
-                if (access && b->kind == binding_kind::forward && src_keys[k] == b->care_of) {
-                    fj.new_src = be32_t(b->home).raw();
-                    fj.src_binding = b;
-                } else if (!access && b->kind == binding_kind::local && src_keys[k] == b->home) {
-                    fj.new_src = be32_t(b->care_of).raw();
-                    fj.src_binding = b;
+                if (access && b.kind == binding_kind::forward && src_keys[k] == b.care_of) {
+                    fj.new_src = be32_t(b.home).raw();
+                    fj.src_binding = &b;
+                    nat.prefetch_hit(b, index_);
+                } else if (!access && b.kind == binding_kind::local && src_keys[k] == b.home) {
+                    fj.new_src = be32_t(b.care_of).raw();
+                    fj.src_binding = &b;
+                    nat.prefetch_hit(b, index_);
                 }
             }
         }
@@ -294,8 +296,8 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
                     drop(m, why);
                     continue;
                 }
-                if (fj.dst_binding) nat_table::hit(fj.dst_binding, index_, now);
-                if (fj.src_binding) nat_table::hit(fj.src_binding, index_, now);
+                if (fj.dst_binding) nat.hit(*fj.dst_binding, index_, now);
+                if (fj.src_binding) nat.hit(*fj.src_binding, index_, now);
             }
         }
         decrement_ttl(ip);
