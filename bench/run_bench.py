@@ -608,12 +608,16 @@ class Bench:
 
     def ratio(self, case, variant, base_variant, key="mpps"):
         """variant / base in Mpps; with key="cycles_per_packet", base cycles / variant cycles
-        (packets per CPU-second, less sensitive to CPU taken by others)."""
+        (packets per CPU-second, less sensitive to CPU taken by others). The median of the
+        ratios of each repetition, whose variants run back to back: this VM's speed drifts
+        by up to 2x between repetitions, which a ratio of medians would mix in."""
         a = self.row(case, variant)
         b = self.row(case, base_variant)
-        if not a or not b or not a.get(key) or not b.get(key):
+        if not a or not b:
             return None
-        return a[key] / b[key] if key == "mpps" else b[key] / a[key]
+        ratios = [(x[key] / y[key] if key == "mpps" else y[key] / x[key])
+                  for x, y in zip(a["samples"], b["samples"]) if x.get(key) and y.get(key)]
+        return median(ratios) if ratios else None
 
     def row(self, case, variant):
         return next((r for r in self.results if r["case"] == case and r["variant"] == variant), None)
@@ -1158,7 +1162,8 @@ class Bench:
         w(f"| repetitions | {self.a.repeat} per variant; window {self.a.duration}s after {self.a.warmup}s warm-up; medians |")
         w(f"| command | `{shlex.join(argv)}` |\n")
         w("*cycles/pkt*: CPU-seconds the forwarding process used in the window × TSC Hz / packets. "
-          "*× base*: Mpps ratio to a baseline of the same run, and in parentheses the ratio in "
+          "*× base*: Mpps ratio to a baseline measured in the same repetition (median over the "
+          "repetitions), and in parentheses the ratio in "
           "packets per CPU-second (base cycles/pkt ÷ cycles/pkt), which holds better when the "
           "CPU is shared. *others*: cores' worth of CPU that processes not started by the "
           "benchmark used during the window (this machine is shared; above ~0.1 the Mpps are "
