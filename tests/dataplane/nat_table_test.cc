@@ -1,4 +1,4 @@
-// The binding table: both keys of a binding (M and M*) reach one slot; replacing a binding
+// The binding table: both keys of a binding (M and M*) reach the same binding; replacing a binding
 // moves its care-of key; conflicts and capacity are refused with a message; per-worker hit
 // counters; bulk and single lookups agree; and a concurrent RCU reader only ever sees a
 // binding that a key really held.
@@ -57,7 +57,7 @@ class NatTable : public ::testing::Test {
         return m;
     }
     // The binding a key reaches, checked against the binding it must belong to.
-    void expect_slot(ip4_addr key, const binding &b) {
+    void expect_binding(ip4_addr key, const binding &b) {
         const nat_table::view s = nat_.lookup(key.host());
         ASSERT_TRUE(s) << key.to_string();
         EXPECT_EQ(s.home, b.home.host()) << key.to_string();
@@ -150,8 +150,8 @@ TEST_F(NatTable, HomeAndCareOfReachTheSameBinding) {
     make();
     const binding b = local("192.168.11.3", "192.168.10.3", 1);
     ASSERT_TRUE(set(b));
-    expect_slot(b.home, b);
-    expect_slot(b.care_of, b);
+    expect_binding(b.home, b);
+    expect_binding(b.care_of, b);
     EXPECT_NE(nat_.lookup(b.home.host()).pos, nat_.lookup(b.care_of.host()).pos)
         << "each key has its own entry (and hit counter)";
     EXPECT_FALSE(found(A("192.168.11.30")));
@@ -165,20 +165,20 @@ TEST_F(NatTable, ReplaceMovesTheCareOfKey) {
     ASSERT_TRUE(set(b2));
     EXPECT_EQ(nat_.size(), 1u);
     EXPECT_FALSE(found(b1.care_of)) << "the old care-of key is gone";
-    expect_slot(b2.home, b2);
-    expect_slot(b2.care_of, b2);
+    expect_binding(b2.home, b2);
+    expect_binding(b2.care_of, b2);
     binding out;
     ASSERT_NE(nat_.find(b2.home, out), nullptr);
     EXPECT_EQ(out, b2);
     // Same care-of, new kind and port.
     const binding b3 = local("192.168.11.3", "192.168.12.3", 3, true);
     ASSERT_TRUE(set(b3));
-    expect_slot(b3.home, b3);
-    expect_slot(b3.care_of, b3);
+    expect_binding(b3.home, b3);
+    expect_binding(b3.care_of, b3);
     // The old care-of is free for another binding now.
     ASSERT_TRUE(set(fwd("192.168.11.4", "192.168.10.3")));
-    expect_slot(A("192.168.10.3"), fwd("192.168.11.4", "192.168.10.3"));
-    expect_slot(b3.home, b3);
+    expect_binding(A("192.168.10.3"), fwd("192.168.11.4", "192.168.10.3"));
+    expect_binding(b3.home, b3);
     // Removing frees both keys.
     EXPECT_TRUE(nat_.remove(b3.home));
     EXPECT_FALSE(found(b3.home));
@@ -203,14 +203,14 @@ TEST_F(NatTable, CareOfConflictsRefused) {
     refusal(fwd("192.168.11.9", "192.168.11.9"));
     // Nothing changed.
     EXPECT_EQ(nat_.size(), 1u);
-    expect_slot(A("192.168.11.3"), fwd("192.168.11.3", "192.168.10.3"));
-    expect_slot(A("192.168.10.3"), fwd("192.168.11.3", "192.168.10.3"));
+    expect_binding(A("192.168.11.3"), fwd("192.168.11.3", "192.168.10.3"));
+    expect_binding(A("192.168.10.3"), fwd("192.168.11.3", "192.168.10.3"));
     EXPECT_FALSE(found(A("192.168.11.4")));
     // A binding may keep its own care-of address.
     EXPECT_TRUE(set(local("192.168.11.3", "192.168.10.3", 1)));
 }
 
-// The table's invariant: each key reaches the slot of the one binding it belongs to. A new
+// The table's invariant: each key reaches the one binding it belongs to. A new
 // binding whose home address is another binding's care-of address must not take that key
 // (it did before commit 9b7f352: only the care-of address was checked).
 TEST_F(NatTable, HomeThatIsAnotherCareOfDoesNotStealTheKey) {
@@ -224,8 +224,8 @@ TEST_F(NatTable, HomeThatIsAnotherCareOfDoesNotStealTheKey) {
     EXPECT_NE(err.find("192.168.11.3"), std::string::npos) << "names the binding: " << err;
     EXPECT_FALSE(found(A("192.168.10.77")));
     EXPECT_EQ(nat_.size(), 1u);
-    expect_slot(A("192.168.10.3"), a);
-    expect_slot(A("192.168.11.3"), a);
+    expect_binding(A("192.168.10.3"), a);
+    expect_binding(A("192.168.11.3"), a);
     if (accepted) {
         // Removing the first binding must not remove the second one's home key.
         EXPECT_TRUE(nat_.remove(a.home));
@@ -243,15 +243,15 @@ TEST_F(NatTable, Capacity) {
     EXPECT_NE(e.find("4"), std::string::npos) << "mentions the capacity: " << e;
     EXPECT_FALSE(found(A("10.0.0.5")));
     EXPECT_FALSE(found(A("10.1.0.5")));
-    // Replacing at capacity works, many times over (old slots come back through RCU).
+    // Replacing at capacity works, many times over (erased entries come back through RCU).
     for (int round = 0; round < 50; ++round) {
         for (int i = 1; i <= 4; ++i) {
             const binding b{
                 ip4_addr(10, 0, 0, uint8_t(i)), ip4_addr(10, 2, uint8_t(round), uint8_t(i)),
                 round % 2 ? binding_kind::local : binding_kind::forward, uint16_t(round % 3)};
             ASSERT_TRUE(set(b)) << "round " << round;
-            expect_slot(b.home, b);
-            expect_slot(b.care_of, b);
+            expect_binding(b.home, b);
+            expect_binding(b.care_of, b);
         }
         if (round % 7 == 0) rcu_.reclaim();
     }
@@ -394,8 +394,8 @@ TEST_F(NatTable, BulkLookupAgreesWithLookup) {
 //
 // 32 home addresses; home i's care-of addresses come from its own range 10.128.i.0/28, and
 // the last four bits of a care-of address fix the kind and port the writer gives it. So a
-// reader can tell from the slot alone whether it is a binding the key really held: a home key
-// must reach a slot with that home and a care-of of its range; a care-of key a slot with that
+// reader can tell from the lookup alone whether it is a binding the key really held: a home key
+// must reach a binding with that home and a care-of of its range; a care-of key a binding with that
 // care-of and the home whose range holds it; and kind and port must match the care-of.
 constexpr unsigned kHomes = 32, kCareOfs = 16;
 uint32_t home_addr(unsigned i) {
@@ -411,12 +411,12 @@ uint16_t port_for(uint32_t care_of) {
     return uint16_t(1 + (care_of & 0xf) % 5);
 }
 
-// Empty when the slot is consistent with key; else what is wrong.
-std::string check_slot(uint32_t key, const nat_table::view *s) {
+// Empty when the binding found is consistent with key; else what is wrong.
+std::string check_view(uint32_t key, const nat_table::view *s) {
     const bool is_home = (key >> 23) == (0x0a000000u >> 23);
     const unsigned i = (key >> 8) & 0xff;
     const uint32_t home = home_addr(i);
-    if (is_home ? s->home != key : s->care_of != key) return "slot does not carry its key";
+    if (is_home ? s->home != key : s->care_of != key) return "binding does not carry its key";
     if (s->home != home) return "care-of key reaches another home's binding";
     if ((s->care_of & 0xfffffff0u) != (0x0a800000u | i << 8))
         return "care-of outside its home's range";
@@ -458,7 +458,7 @@ TEST(NatTableConcurrency, ReaderSeesOnlyBindingsKeysHeld) {
                 const uint32_t key = keys[rng() % keys.size()];
                 if (const nat_table::view s = nat.lookup(key)) {
                     ++f;
-                    if (auto e = check_slot(key, &s); !e.empty()) report(key, e);
+                    if (auto e = check_view(key, &s); !e.empty()) report(key, e);
                 }
                 ++n;
             }
@@ -469,7 +469,7 @@ TEST(NatTableConcurrency, ReaderSeesOnlyBindingsKeysHeld) {
             for (unsigned i = 0; i < 32; ++i) {
                 if (out[i]) {
                     ++f;
-                    if (auto e = check_slot(batch[i], &out[i]); !e.empty()) report(batch[i], e);
+                    if (auto e = check_view(batch[i], &out[i]); !e.empty()) report(batch[i], e);
                 }
             }
             n += 32;
