@@ -18,20 +18,19 @@ lockfree_hash::~lockfree_hash() {
     table_free(mem_, from_dpdk_);
 }
 
-uint32_t lockfree_hash::buckets_for(uint32_t capacity) {
+uint64_t lockfree_hash::buckets_for(uint32_t capacity) {
     // At most ~60% of the entries used: with 5-entry buckets that keeps overflow rare
     // (measured in tests/dataplane/lockfree_hash_test.cc) and probe sequences short. Any
     // bucket count works (keys map to buckets by multiplication, not a mask).
     const uint64_t entries = uint64_t(capacity) + spare_for(capacity);
     const uint64_t want = (entries * 10 + 6 * kSlotsPerBucket - 1) / (6 * kSlotsPerBucket);
-    return uint32_t(std::clamp<uint64_t>(want, 2, uint64_t(1) << 28));
+    return std::max<uint64_t>(want, 2);
 }
 
 bool lockfree_hash::init(uint32_t capacity, rcu_domain &rcu, unsigned extra_lines) {
-    if ((uint64_t(capacity) + spare_for(capacity)) * 10 / (6 * kSlotsPerBucket) >=
-        (uint64_t(1) << 28))
-        return false;
-    n_buckets_ = buckets_for(capacity);
+    // Positions are bucket << 3 | slot in 32 bits.
+    if (buckets_for(capacity) > (uint64_t(1) << 28)) return false;
+    n_buckets_ = uint32_t(buckets_for(capacity));
     stride_ = uint32_t(sizeof(bucket) * (1 + extra_lines));
     mem_ = static_cast<uint8_t *>(table_alloc(size_t(n_buckets_) * stride_, from_dpdk_));
     if (!mem_) return false;
@@ -61,19 +60,19 @@ bool lockfree_hash::probe_scalar(uint32_t b, uint32_t key, uint64_t &value, uint
 }
 
 bool lockfree_hash::find(uint32_t key, uint32_t &pos) const {
-    uint32_t b = home_bucket(key);
-    for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
-        const bucket &bk = at(b);
-        for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
-            if (bk.key[i].load(std::memory_order_relaxed) == key) {
-                pos = b << 3 | i;
-                return true;
-            }
-        }
-        if (bk.overflow.load(std::memory_order_relaxed) == 0) return false;
-        b = next(b);
-    }
-    return false;
+    uint64_t value;
+    return key != 0 && probe_scalar(home_bucket(key), key, value, &pos);
+}
+
+void lockfree_hash::add_overflow(uint32_t home, uint32_t b, int delta) {
+    for (uint32_t q = home; q != b; q = next(q))
+        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) + uint32_t(delta),
+                             std::memory_order_release);
+}
+
+void lockfree_hash::free_held() {
+    release_held();
+    rcu_->synchronize();
 }
 
 lockfree_hash::upsert_result lockfree_hash::upsert(uint32_t key, uint64_t value,
@@ -96,11 +95,7 @@ lockfree_hash::upsert_result lockfree_hash::upsert(uint32_t key, uint64_t value,
 
 bool lockfree_hash::place(uint32_t key, uint32_t &pos) {
     if (key == 0 || size_ >= capacity_) return false;
-    if (held_->count >= spare_for(capacity_)) {
-        // Too many entries wait for their grace period: wait for it.
-        release_held();
-        rcu_->synchronize();
-    }
+    if (held_->count >= spare_for(capacity_)) free_held();  // too many wait for their grace period
     const uint32_t home = home_bucket(key);
     for (int attempt = 0; attempt < 2; ++attempt) {
         uint32_t b = home;
@@ -115,9 +110,7 @@ bool lockfree_hash::place(uint32_t key, uint32_t &pos) {
             b = next(b);
         }
         if (held_->count == 0) break;
-        // Held entries block the way: free them and look again.
-        release_held();
-        rcu_->synchronize();
+        free_held();  // held entries block the way: free them and look again
     }
     return false;
 }
@@ -125,9 +118,7 @@ bool lockfree_hash::place(uint32_t key, uint32_t &pos) {
 void lockfree_hash::insert_at(uint32_t pos, uint32_t key, uint64_t value) {
     const uint32_t b = bucket_of(pos);
     // Raise the counts of the buckets passed over before the key becomes visible.
-    for (uint32_t q = home_bucket(key); q != b; q = next(q))
-        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) + 1,
-                             std::memory_order_release);
+    add_overflow(home_bucket(key), b, +1);
     // The value first: a reader that sees the key sees its value.
     bucket &bk = at(b);
     bk.value[slot_of(pos)].store(value, std::memory_order_relaxed);
@@ -137,15 +128,13 @@ void lockfree_hash::insert_at(uint32_t pos, uint32_t key, uint64_t value) {
 
 bool lockfree_hash::erase(uint32_t key, uint64_t *old_value) {
     uint32_t p;
-    if (key == 0 || !find(key, p)) return false;
+    if (!find(key, p)) return false;
     const uint32_t b = bucket_of(p);
     const unsigned i = slot_of(p);
     if (old_value) *old_value = at(b).value[i].load(std::memory_order_relaxed);
     at(b).key[i].store(0, std::memory_order_release);
     // Lower the counts only once the key is gone, so no reader stops short of it.
-    for (uint32_t q = home_bucket(key); q != b; q = next(q))
-        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) - 1,
-                             std::memory_order_release);
+    add_overflow(home_bucket(key), b, -1);
     --size_;
     held_->mask[b] = uint8_t(held_->mask[b] | 1u << i);
     ++held_->count;

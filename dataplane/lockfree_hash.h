@@ -82,13 +82,15 @@ public:
 
     // Looks up n keys (n <= 64): hashes all first and prefetches their buckets, then probes.
     // Bit i of the result is set when keys[i] was found; values[i] (and pos[i], when pos is
-    // given) are then its value and position.
+    // given) are then its value and position. With extra_line >= 0, that extra line of each
+    // home bucket is prefetched too, for writing (the owner's per-entry data of a hit).
     uint64_t lookup_bulk(const uint32_t *keys, unsigned n, uint64_t *values,
-                         uint32_t *pos = nullptr) const {
+                         uint32_t *pos = nullptr, int extra_line = -1) const {
         uint32_t b[64];
         for (unsigned i = 0; i < n; ++i) {
             b[i] = home_bucket(keys[i]);
             rte_prefetch0(&at(b[i]));
+            if (extra_line >= 0) __builtin_prefetch(extra(b[i], unsigned(extra_line)), 1, 3);
         }
         uint64_t hits = 0;
         for (unsigned i = 0; i < n; ++i) {
@@ -155,7 +157,13 @@ public:
     static uint32_t hash(uint32_t key) { return rte_hash_crc_4byte(key, 0x9e3779b9u); }
 
 private:
-    static uint32_t buckets_for(uint32_t capacity);
+    // Buckets for `capacity` keys at ~60% load (unbounded: init() refuses too many).
+    static uint64_t buckets_for(uint32_t capacity);
+    // Changes the overflow counts of the buckets a key homed at `home` passes over to reach
+    // bucket b.
+    void add_overflow(uint32_t home, uint32_t b, int delta);
+    // Hands the held entries to RCU and waits for a grace period: they are free after it.
+    void free_held();
     uint32_t next(uint32_t b) const { return b + 1 == n_buckets_ ? 0 : b + 1; }
 
     bool probe_from(uint32_t b, uint32_t key, uint64_t &value, uint32_t *pos) const {

@@ -37,8 +37,8 @@ void nat_table::count_kind(binding_kind k, int delta) {
 }
 
 const binding *nat_table::find(ip4_addr home, binding &out) const {
-    const view v = lookup(home.host());
-    if (!v || v.home != home.host()) return nullptr;
+    const view v = of_home(home.host());
+    if (!v) return nullptr;
     out = binding{ip4_addr(v.home), ip4_addr(v.care_of), v.kind, v.port};
     return &out;
 }
@@ -113,8 +113,8 @@ bool nat_table::set(const binding &b, std::string &error) {
 }
 
 bool nat_table::remove(ip4_addr home) {
-    const view v = lookup(home.host());
-    if (!v || v.home != home.host()) return false;
+    const view v = of_home(home.host());
+    if (!v) return false;
     index_.erase(v.home);
     index_.erase(v.care_of);
     count_kind(v.kind, -1);
@@ -124,8 +124,8 @@ bool nat_table::remove(ip4_addr home) {
 
 void nat_table::hits(ip4_addr home, uint64_t &packets, uint64_t &last_tsc) const {
     packets = last_tsc = 0;
-    const view v = lookup(home.host());
-    if (!v || v.home != home.host()) return;
+    const view v = of_home(home.host());
+    if (!v) return;
     const view c = lookup(v.care_of);
     for (const view *k : {&v, &c}) {
         if (!*k) continue;

@@ -60,12 +60,12 @@ public:
     }
     // Looks up n addresses (n <= 64), their buckets prefetched together.
     void lookup_bulk(const uint32_t *addrs, unsigned n, view *out) const {
-        lookup_n<false>(addrs, n, out, 0);
+        lookup_n(addrs, n, out, -1);
     }
     // The same for lookups that mostly hit: `worker`'s counter line of each key's home bucket
     // is prefetched with the bucket (its next line).
     void lookup_bulk_counted(const uint32_t *addrs, unsigned n, view *out, unsigned worker) const {
-        lookup_n<true>(addrs, n, out, worker);
+        lookup_n(addrs, n, out, int(worker));
     }
     // A worker about to count a hit on `v` fetches the counter's line early.
     void prefetch_hit(const view &v, unsigned worker) const {
@@ -130,19 +130,19 @@ private:
     counter_line &counters(unsigned worker, uint32_t bucket) const {
         return *static_cast<counter_line *>(index_.extra(bucket, worker));
     }
-    template <bool kPrefetchCounters>
-    void lookup_n(const uint32_t *addrs, unsigned n, view *out, unsigned worker) const {
-        uint32_t home[64];
-        for (unsigned i = 0; i < n; ++i) {
-            home[i] = index_.prefetch(addrs[i]);
-            if constexpr (kPrefetchCounters) __builtin_prefetch(&counters(worker, home[i]), 1, 3);
-        }
-        for (unsigned i = 0; i < n; ++i) {
-            uint64_t v;
-            uint32_t pos;
-            const bool hit = index_.lookup_prefetched(home[i], addrs[i], v, &pos);
-            out[i] = hit ? decode(addrs[i], v, pos) : view{};
-        }
+    // extra_line: the counter line to prefetch with each bucket, or -1.
+    void lookup_n(const uint32_t *addrs, unsigned n, view *out, int extra_line) const {
+        uint64_t values[64];
+        uint32_t pos[64];
+        const uint64_t hits = index_.lookup_bulk(addrs, n, values, pos, extra_line);
+        for (unsigned i = 0; i < n; ++i)
+            out[i] = hits >> i & 1 ? decode(addrs[i], values[i], pos[i]) : view{};
+    }
+    // The binding whose home address is `home`, or a miss (also when `home` is only a
+    // care-of address).
+    view of_home(uint32_t home) const {
+        const view v = lookup(home);
+        return v && v.home == home ? v : view{};
     }
     // Inserts key (absent) with its counters zeroed before it becomes visible.
     bool insert_key(uint32_t key, uint64_t value);
