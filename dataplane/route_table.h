@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,6 +54,19 @@ public:
         uint32_t idx;
         if (rte_lpm_lookup(lpm_, dst.host(), &idx) != 0) idx = default_hop();
         return idx == kNoRoute ? nullptr : &hops_[idx];
+    }
+    // The next-hop index of each of n destinations (host order), the default route's where
+    // the LPM has no match, kNoRoute where neither: four at a time, as l3fwd does.
+    void lookup_bulk(const uint32_t *dsts, uint32_t *hops, unsigned n) const {
+        const uint32_t dflt = default_hop();
+        unsigned i = 0;
+        for (; i + 4 <= n; i += 4) {
+            xmm_t four;
+            std::memcpy(&four, dsts + i, sizeof four);
+            rte_lpm_lookupx4(lpm_, four, hops + i, dflt);
+        }
+        for (; i < n; ++i)
+            if (rte_lpm_lookup(lpm_, dsts[i], &hops[i]) != 0) hops[i] = dflt;
     }
     // rte_lpm takes depths 1..32: the default route (/0) is kept here, and used when the
     // LPM has no match. kNoRoute when there is none.

@@ -155,9 +155,9 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
             lpm_keys[j] =
                 b && b.kind == binding_kind::forward && b.home == dsts[j] ? b.care_of : dsts[j];
         }
-        rte_lpm_lookup_bulk(r_.routes().lpm(), lpm_keys, hops, n);
+        r_.routes().lookup_bulk(lpm_keys, hops, n);
     } else {
-        rte_lpm_lookup_bulk(r_.routes().lpm(), dsts, hops, n);
+        r_.routes().lookup_bulk(dsts, hops, n);
     }
 
     // Phase 1: route and check. Errors are answered about the packet as it arrived.
@@ -189,17 +189,13 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
             }
         }
         if (!routed) {
-            uint32_t hop = hops[j] & 0x00ffffff;
-            if (unlikely(!(hops[j] & RTE_LPM_LOOKUP_SUCCESS))) {
-                hop = r_.routes().default_hop();
-                if (hop == route_table::kNoRoute) {
-                    drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
-                                   icmp::kNetUnreachable);
-                    pkts[j] = nullptr;
-                    continue;
-                }
+            if (unlikely(hops[j] == route_table::kNoRoute)) {
+                drop_with_icmp(m, drop_reason::no_route, in_port, icmp::kDestUnreachable,
+                               icmp::kNetUnreachable);
+                pkts[j] = nullptr;
+                continue;
             }
-            const next_hop &nh = hop_table[hop];
+            const next_hop &nh = hop_table[hops[j]];
             if (unlikely(nh.type != next_hop::kind::connected &&
                          nh.type != next_hop::kind::gateway)) {
                 if (nh.type == next_hop::kind::local)
