@@ -160,6 +160,41 @@ TEST_F(RouteTable, RandomPrefixesMatchLinearScan) {
     }
 }
 
+// The worker's bulk lookup (four at a time, then one at a time) agrees with single lookups
+// for every count, with the default route standing in for misses, and kNoRoute without one.
+TEST_F(RouteTable, BulkLookupMatchesSingle) {
+    make(4000, 1024);
+    std::mt19937 rng(17);
+    for (int i = 0; i < 300; ++i) {
+        const uint8_t len = uint8_t(8 + rng() % 25);
+        std::string err;
+        ASSERT_TRUE(rt_->set(ip4_prefix{ip4_addr(0x0a000000u | (rng() & 0x00ffffff)), len}.network(),
+                             via("192.0.2.1", uint16_t(rng() % 8)), err))
+            << err;
+    }
+    const auto check = [&](bool with_default) {
+        uint32_t dsts[64], hops[64];
+        for (unsigned n = 0; n <= 64; ++n) {
+            for (unsigned i = 0; i < n; ++i)  // half inside 10/8, half anywhere
+                dsts[i] = i % 2 ? 0x0a000000u | (rng() & 0x00ffffff) : uint32_t(rng() | 1);
+            rt_->lookup_bulk(dsts, hops, n);
+            for (unsigned i = 0; i < n; ++i) {
+                const next_hop *single = rt_->lookup(ip4_addr(dsts[i]));
+                if (!single) {
+                    ASSERT_FALSE(with_default);
+                    ASSERT_EQ(hops[i], route_table::kNoRoute) << n << " " << i;
+                } else {
+                    ASSERT_NE(hops[i], route_table::kNoRoute) << n << " " << i;
+                    ASSERT_EQ(rt_->hop(hops[i]), *single) << ip4_addr(dsts[i]).to_string();
+                }
+            }
+        }
+    };
+    check(false);
+    ASSERT_TRUE(set("0.0.0.0/0", via("198.51.100.1", 3)));
+    check(true);
+}
+
 TEST_F(RouteTable, ReplaceChangesNextHop) {
     make();
     ASSERT_TRUE(set("192.168.0.0/16", via("10.0.0.1", 1)));
