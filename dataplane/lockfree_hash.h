@@ -82,16 +82,11 @@ public:
 
     // Looks up n keys (n <= 64): hashes all first and prefetches their buckets, then probes.
     // Bit i of the result is set when keys[i] was found; values[i] (and pos[i], when pos is
-    // given) are then its value and position. With extra_line >= 0, that extra line of each
-    // home bucket is prefetched too, for writing (the owner's per-entry data of a hit).
+    // given) are then its value and position.
     uint64_t lookup_bulk(const uint32_t *keys, unsigned n, uint64_t *values,
-                         uint32_t *pos = nullptr, int extra_line = -1) const {
+                         uint32_t *pos = nullptr) const {
         uint32_t b[64];
-        for (unsigned i = 0; i < n; ++i) {
-            b[i] = home_bucket(keys[i]);
-            rte_prefetch0(&at(b[i]));
-            if (extra_line >= 0) __builtin_prefetch(extra(b[i], unsigned(extra_line)), 1, 3);
-        }
+        for (unsigned i = 0; i < n; ++i) b[i] = prefetch(keys[i]);
         uint64_t hits = 0;
         for (unsigned i = 0; i < n; ++i) {
             if (probe_from(b[i], keys[i], values[i], pos ? pos + i : nullptr))

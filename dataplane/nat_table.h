@@ -58,14 +58,22 @@ public:
         uint32_t pos;
         return index_.lookup(addr, v, &pos) ? decode(addr, v, pos) : view{};
     }
-    // Looks up n addresses (n <= 64), their buckets prefetched together.
-    void lookup_bulk(const uint32_t *addrs, unsigned n, view *out) const {
-        lookup_n(addrs, n, out, -1);
-    }
-    // The same for lookups that mostly hit: `worker`'s counter line of each key's home bucket
-    // is prefetched with the bucket (its next line).
-    void lookup_bulk_counted(const uint32_t *addrs, unsigned n, view *out, unsigned worker) const {
-        lookup_n(addrs, n, out, int(worker));
+    // Looks up n addresses (n <= 64): hashes all and prefetches their buckets, then probes.
+    // A worker that will count hits passes its index: its counter line beside each bucket
+    // (the next line of the same DRAM page) is prefetched too.
+    void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1) const {
+        uint32_t homes[64];
+        for (unsigned i = 0; i < n; ++i) {
+            homes[i] = index_.prefetch(addrs[i]);
+            if (counter_worker >= 0)
+                __builtin_prefetch(&counters(unsigned(counter_worker), homes[i]), 1, 3);
+        }
+        for (unsigned i = 0; i < n; ++i) {
+            uint64_t v;
+            uint32_t pos;
+            out[i] = index_.lookup_prefetched(homes[i], addrs[i], v, &pos) ? decode(addrs[i], v, pos)
+                                                                           : view{};
+        }
     }
     // A worker about to count a hit on `v` fetches the counter's line early.
     void prefetch_hit(const view &v, unsigned worker) const {
@@ -129,14 +137,6 @@ private:
     static constexpr unsigned kTimeShift = 24;
     counter_line &counters(unsigned worker, uint32_t bucket) const {
         return *static_cast<counter_line *>(index_.extra(bucket, worker));
-    }
-    // extra_line: the counter line to prefetch with each bucket, or -1.
-    void lookup_n(const uint32_t *addrs, unsigned n, view *out, int extra_line) const {
-        uint64_t values[64];
-        uint32_t pos[64];
-        const uint64_t hits = index_.lookup_bulk(addrs, n, values, pos, extra_line);
-        for (unsigned i = 0; i < n; ++i)
-            out[i] = hits >> i & 1 ? decode(addrs[i], values[i], pos[i]) : view{};
     }
     // The binding whose home address is `home`, or a miss (also when `home` is only a
     // care-of address).

@@ -147,7 +147,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
 
     if constexpr (kNat) {
         // Destination translation comes before the route lookup (DESIGN.md §1).
-        nat.lookup_bulk_counted(dsts, n, by_dst, index_);
+        nat.lookup_bulk(dsts, n, by_dst, int(index_));
         clock_.mark(stage::dnat);
         uint32_t lpm_keys[kMaxBurst];
         for (uint16_t j = 0; j < n; ++j) {
