@@ -710,7 +710,7 @@ class Bench:
         run([str(self.sswctl), "-s", str(sock), "batch", str(path)], timeout=1800)
         return time.monotonic() - t0
 
-    def run_gbench(self, case, exe, quick_filter, eal_huge, eal_nohuge):
+    def run_gbench(self, case, exe, quick_filter, eal_huge, eal_nohuge, shuffle=False):
         """Runs a Google Benchmark program of ours (its flags, then `--` and EAL options:
         hugepages when enough are free, else anonymous memory); returns the median of each
         benchmark (Google Benchmark's JSON entries, named without the size argument) and
@@ -725,6 +725,10 @@ class Bench:
         argv = [str(exe), f"--benchmark_min_time={0.01 if self.a.quick else 0.5}",
                 f"--benchmark_repetitions={self.a.repeat}", "--benchmark_report_aggregates_only=true",
                 f"--benchmark_out={out}", "--benchmark_out_format=json"]
+        if shuffle:
+            # Repetitions of all cases in a random order: the VM's speed drifts, and a drift
+            # then moves every case alike instead of the cases that ran during it.
+            argv.append("--benchmark_enable_random_interleaving=true")
         if self.a.quick:
             argv.append(f"--benchmark_filter={quick_filter}")
         argv += ["--", *eal]
@@ -737,6 +741,8 @@ class Bench:
             # floor/1M/1048576 -> floor/1M; nat_table/update_with_reader/1K/1024/real_time -> .../1K
             b["name"] = re.sub(r"(/\d+)?(/real_time)?$", "", b.get("run_name", b["name"]))
             medians.append(b)
+        # Back to the order the cases were declared in (the JSON follows the shuffled runs).
+        medians.sort(key=lambda b: (b.get("family_index", 0), b.get("per_family_instance_index", 0)))
         return medians, mem
 
     def add_gbench_row(self, case, name, sample):
@@ -746,7 +752,8 @@ class Bench:
     # ---- case lookup: nat_lookup_bench ----
 
     def case_lookup(self):
-        medians, self.lookup_memory = self.run_gbench("lookup", self.lookup_bench, "/1K", [], ["-m", "2048"])
+        medians, self.lookup_memory = self.run_gbench("lookup", self.lookup_bench, "/1K", [], ["-m", "2048"],
+                                                       shuffle=True)
         for b in medians:
             self.add_gbench_row("lookup", b["name"], {
                 "mitems_per_s": b.get("items_per_second", 0) / 1e6, "vs_floor": b.get("vs_floor"),
@@ -1197,21 +1204,28 @@ class Bench:
             w(f"Random keys, random lookups among present keys (hit), absent keys (miss) or half of each (mixed). "
               f"Medians of {self.a.repeat} repetitions; `vs floor`: rate / the floor's rate (one "
               f"independent random 8-byte read per lookup from an array as large as nat_table's "
-              f"memory), measured in the same run. EAL memory: {getattr(self, 'lookup_memory', '?')}.\n")
+              f"memory), measured in the same run; `× rte_hash`: rate / rte_hash_lf's for the same "
+              f"lookups. Repetitions of all cases run in a random order. EAL memory: "
+              f"{getattr(self, 'lookup_memory', '?')}.\n")
             w("`nat_table/update_with_reader`: M updates/s by one writer (`nat_table::set`, RCU "
               "reclamation included) while a reader thread looks up without pause; `reader` is that "
               "reader's lookup rate as a fraction of `nat_table/hit`'s alone.\n")
-            w("| case | M lookups/s | vs floor | bytes/binding | notes |")
-            w("|---|---:|---:|---:|---|")
+            w("| case | M lookups/s | vs floor | × rte_hash | bytes/binding | notes |")
+            w("|---|---:|---:|---:|---:|---|")
             for r in rows("lookup"):
                 label = f" ({r['label']})" if r.get("label") else ""
+                # nat_table/hit/1M -> rte_hash_lf/hit/1M: DPDK's answer to the same lookups.
+                theirs = self.row("lookup", r["variant"].replace("nat_table/", "rte_hash_lf/", 1))
+                vs_rte = (r["mitems_per_s"] / theirs["mitems_per_s"]
+                          if r["variant"].startswith("nat_table/") and theirs and theirs.get("mitems_per_s")
+                          else None)
                 notes = []
                 if r.get("reader_vs_alone") is not None:
                     notes.append(f"updates/s; reader {r['reader_vs_alone']:.2f}× alone")
                 if r.get("error"):
                     notes.append(f"skipped: {r['error']}")
                 w(f"| {r['variant']}{label} | {f(r['mitems_per_s'], '{:.1f}')} | {f(r.get('vs_floor'), '{:.3f}')} "
-                  f"| {f(r.get('bytes_per_binding'), '{:.0f}')} | {'; '.join(notes)} |")
+                  f"| {f(vs_rte, '{:.2f}')} | {f(r.get('bytes_per_binding'), '{:.0f}')} | {'; '.join(notes)} |")
             w("")
         if rows("worker"):
             w("## The router's own cost per packet (worker_bench), one core, bursts of 32\n")
