@@ -85,14 +85,33 @@ public:
     // given) are then its value and position.
     uint64_t lookup_bulk(const uint32_t *keys, unsigned n, uint64_t *values,
                          uint32_t *pos = nullptr) const {
-        uint32_t b[64];
-        for (unsigned i = 0; i < n; ++i) b[i] = prefetch(keys[i]);
         uint64_t hits = 0;
-        for (unsigned i = 0; i < n; ++i) {
-            if (probe_from(b[i], keys[i], values[i], pos ? pos + i : nullptr))
+        lookup_each(
+            keys, n, [](uint32_t) {},
+            [&](unsigned i, bool found, uint64_t value, uint32_t p) {
+                if (!found) return;
                 hits |= uint64_t(1) << i;
-        }
+                values[i] = value;
+                if (pos) pos[i] = p;
+            });
         return hits;
+    }
+    // The same, with the owner's hands in it: started(home) is called as each key's home
+    // bucket is prefetched (to prefetch the owner's lines beside it), then done(i, found,
+    // value, pos) as each key is probed.
+    template <typename Started, typename Done>
+    void lookup_each(const uint32_t *keys, unsigned n, Started &&started, Done &&done) const {
+        uint32_t b[64];
+        for (unsigned i = 0; i < n; ++i) {
+            b[i] = prefetch(keys[i]);
+            started(b[i]);
+        }
+        for (unsigned i = 0; i < n; ++i) {
+            uint64_t value = 0;
+            uint32_t p = 0;
+            const bool found = probe_from(b[i], keys[i], value, &p);
+            done(i, found, value, p);
+        }
     }
 
     // Hashes and prefetches one key's home bucket; pairs with lookup_prefetched.

@@ -62,18 +62,15 @@ public:
     // A worker that will count hits passes its index: its counter line beside each bucket
     // (the next line of the same DRAM page) is prefetched too.
     void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1) const {
-        uint32_t homes[64];
-        for (unsigned i = 0; i < n; ++i) {
-            homes[i] = index_.prefetch(addrs[i]);
-            if (counter_worker >= 0)
-                __builtin_prefetch(&counters(unsigned(counter_worker), homes[i]), 1, 3);
-        }
-        for (unsigned i = 0; i < n; ++i) {
-            uint64_t v;
-            uint32_t pos;
-            out[i] = index_.lookup_prefetched(homes[i], addrs[i], v, &pos) ? decode(addrs[i], v, pos)
-                                                                           : view{};
-        }
+        index_.lookup_each(
+            addrs, n,
+            [&](uint32_t home) {
+                if (counter_worker >= 0)
+                    __builtin_prefetch(&counters(unsigned(counter_worker), home), 1, 3);
+            },
+            [&](unsigned i, bool found, uint64_t v, uint32_t pos) {
+                out[i] = found ? decode(addrs[i], v, pos) : view{};
+            });
     }
     // A worker about to count a hit on `v` fetches the counter's line early.
     void prefetch_hit(const view &v, unsigned worker) const {

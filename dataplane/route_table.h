@@ -47,7 +47,6 @@ public:
               std::string &error);
 
     // ---- readers ----
-    const rte_lpm *lpm() const { return lpm_; }
     const next_hop &hop(uint32_t index) const { return hops_[index]; }
     // nullptr when no route matches.
     const next_hop *lookup(ip4_addr dst) const {
