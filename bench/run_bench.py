@@ -58,7 +58,7 @@ route add 0.0.0.0/0 via 10.0.0.2
 port 1 role core
 """
 
-CASES = ["lookup", "worker", "fwd", "memif", "storm", "scaling", "idle"]
+CASES = ["lookup", "worker", "fwd", "stages", "memif", "storm", "scaling", "idle"]
 
 
 class BenchError(Exception):
@@ -444,6 +444,9 @@ class Bench:
         self.sswctl = self.build / "control" / "sswctl"
         self.lookup_bench = self.build / "bench" / "nat_lookup_bench"
         self.worker_bench = self.build / "bench" / "worker_bench"
+        # ssw-router with per-stage cycle counters (-Dstage_cycles=true), for case stages.
+        self.stage_build = Path(str(self.build) + "-stages")
+        self.stage_router = self.stage_build / "control" / "ssw-router"
         self.l3fwd = None
         self.tsc_hz = read_cpu_mhz() * 1e6
         self.results = []  # rows: dict(case, variant, samples=[...], ...)
@@ -467,8 +470,16 @@ class Bench:
                 targets.append("bench/worker_bench")
             log(f"ninja -C {self.build} {' '.join(targets)}")
             run(["ninja", "-C", str(self.build), *targets], timeout=1800)
+            if "stages" in cases:
+                if not (self.stage_build / "build.ninja").exists():
+                    log(f"meson setup {self.stage_build} (-Dstage_cycles=true)")
+                    run(["meson", "setup", str(self.stage_build), "--buildtype=release", "-Dtests=false",
+                         "-Dbench=false", "-Dstage_cycles=true"], timeout=600, cwd=REPO)
+                log(f"ninja -C {self.stage_build} control/ssw-router")
+                run(["ninja", "-C", str(self.stage_build), "control/ssw-router"], timeout=1800)
         exes = [self.router, self.sswctl] + ([self.lookup_bench] if "lookup" in cases else []) \
-            + ([self.worker_bench] if "worker" in cases else [])
+            + ([self.worker_bench] if "worker" in cases else []) \
+            + ([self.stage_router] if "stages" in cases else [])
         for exe in exes:
             if not exe.exists():
                 raise BenchError(f"{exe} is missing (build it, or drop --no-build)")
@@ -563,18 +574,21 @@ class Bench:
             self.binding_files[n] = path
         return self.binding_files[n]
 
-    def measure(self, count, cpu_procs, all_procs):
-        """Warm-up, then one window: packets counted by count() before and after."""
+    def measure(self, count, cpu_procs, all_procs, snap=None):
+        """Warm-up, then one window: packets counted by count() before and after (and snap()
+        taken right after each count, returned as snaps)."""
         time.sleep(self.a.warmup)
         for p in all_procs:
             if not p.alive():
                 raise BenchError(f"{p.name} exited during warm-up:\n{p.tail()}")
         c0, t0 = count(), time.monotonic()
+        s0 = snap() if snap else None
         cpu0 = [proc_cpu_seconds(p.pid) for p in cpu_procs]
         ours0 = [proc_cpu_seconds(p.pid) for p in all_procs]
         host0 = host_busy_seconds()
         time.sleep(self.a.duration)
         c1, t1 = count(), time.monotonic()
+        s1 = snap() if snap else None
         cpu1 = [proc_cpu_seconds(p.pid) for p in cpu_procs]
         ours1 = [proc_cpu_seconds(p.pid) for p in all_procs]
         host1 = host_busy_seconds()
@@ -584,7 +598,9 @@ class Bench:
         pkts = c1 - c0
         cpu = sum(cpu1) - sum(cpu0)
         ours = sum(ours1) - sum(ours0)
+        extra = {"snaps": (s0, s1)} if snap else {}
         return {
+            **extra,
             "mpps": pkts / secs / 1e6,
             "packets": pkts,
             "seconds": round(secs, 3),
@@ -630,6 +646,9 @@ class Bench:
                 cyc = [x["cycles_per_packet"] for x in s if x.get("cycles_per_packet")]
                 r["cycles_per_packet"] = median(cyc)
                 r["others_cores"] = median([x.get("others_cores", 0) for x in s])
+            st = [x["stages"] for x in r["samples"] if x.get("stages")]
+            if st:
+                r["stages"] = {k: median([x[k] for x in st]) for k in st[0]}
 
     # ---- starting forwarders ----
 
@@ -655,12 +674,12 @@ class Bench:
         return proc, Telemetry(prefix)
 
     def start_ssw(self, name, lcores, vdevs, conf_text, mbufs, mem_mb, extra=(), netns=None,
-                  idle_sleep_us=0, ready_timeout=120):
+                  idle_sleep_us=0, ready_timeout=120, router=None):
         prefix = self.lab.prefix(name)
         conf = self.wd / f"{prefix}.conf"
         conf.write_text(conf_text)
         sock = self.wd / f"{prefix}.sock"
-        argv = [str(self.router), "-l", lcores, "--no-pci", "--file-prefix", prefix,
+        argv = [str(router or self.router), "-l", lcores, "--no-pci", "--file-prefix", prefix,
                 *self.mem_args(mem_mb)]
         for v in vdevs:
             argv += ["--vdev", v]
@@ -777,9 +796,10 @@ class Bench:
         v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "ssw-nat-1m"]
         return [x for x in v if self.want(x) and (x != "l3fwd-lpm" or self.l3fwd)]
 
-    def run_fwd(self, variant, lcores="1", queues=1):
+    def run_fwd(self, variant, lcores="1", queues=1, stages=False):
         """One forwarder, rx from pcap (infinite), tx to null. queues > 1: that many rx pcap
-        files (rx queues) on port 0, of which the forwarder polls one per lcore."""
+        files (rx queues) on port 0, of which the forwarder polls one per lcore. stages: ssw
+        built with stage counters; the sample then holds its cycles per packet by stage."""
         nat_n = {"ssw-nat-1k": 1 << 10, "ssw-nat-1m": 1 << 20}.get(variant)
         frames = self.a.nat_frames if nat_n and nat_n > 4096 else self.a.frames
         # One file per rx queue; with several, the frames are split among them.
@@ -809,7 +829,8 @@ class Bench:
             procs, count = [proc], self.tel_count(tel, 1)
         else:
             nat_extra = ["--nat-capacity", str(nat_n)] if nat_n else []
-            proc, ctl, sock = self.start_ssw(variant, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra)
+            proc, ctl, sock = self.start_ssw(variant, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra,
+                                             router=self.stage_router if stages else None)
             self.check_pcap_mac(ctl)
             if nat_n:
                 secs = self.load_bindings(sock, nat_n)
@@ -818,7 +839,10 @@ class Bench:
             procs, count = [proc], self.ssw_count(ctl)
         try:
             self.wait_flowing(variant, count, procs)
-            sample = self.measure(count, procs, self.lab.procs)
+            snap = (lambda: ctl.call("show stats")) if stages else None
+            sample = self.measure(count, procs, self.lab.procs, snap)
+            if stages:
+                sample["stages"] = self.stage_cycles(*sample.pop("snaps"))
             if variant.startswith("ssw"):
                 drops = self.ssw_drops(ctl)
                 if drops:
@@ -837,6 +861,29 @@ class Bench:
             log(f"fwd: repetition {rep + 1}/{self.a.repeat}")
             for v in variants:
                 self.add_sample("fwd", v, self.run_fwd(v))
+
+    # ---- case stages (f): (a)'s ssw variants, cycles per packet by stage ----
+
+    @staticmethod
+    def stage_cycles(s0, s1):
+        """Cycles per packet by stage over a window, from two `show stats` replies (each holds
+        cycles per received packet since the start, to 0.1, and the packets received)."""
+        if not s0 or "stage_cycles_per_packet" not in s0:
+            raise BenchError("show stats has no stage_cycles_per_packet: not a -Dstage_cycles=true build")
+        rx0, rx1 = s0["counters"]["rx_packets"], s1["counters"]["rx_packets"]
+        if rx1 <= rx0:
+            raise BenchError("no packets received in the window")
+        return {k: (s1["stage_cycles_per_packet"][k] * rx1 - v * rx0) / (rx1 - rx0)
+                for k, v in s0["stage_cycles_per_packet"].items()}
+
+    def case_stages(self):
+        variants = [v for v in ("ssw-route", "ssw-nat-1k", "ssw-nat-1m") if self.want(v)]
+        for rep in range(self.a.repeat):
+            log(f"stages: repetition {rep + 1}/{self.a.repeat}")
+            for v in variants:
+                sample = self.run_fwd(v, stages=True)
+                self.add_sample("stages", v, sample)
+                log("    " + ", ".join(f"{k} {c:.1f}" for k, c in sample["stages"].items()))
 
     # ---- case memif (b): testpmd txonly -> memif -> forwarder -> null | memif -> testpmd ----
 
@@ -1250,6 +1297,31 @@ class Bench:
               f"(loaded with `sswctl batch`, time in notes). testpmd and l3fwd counted by telemetry "
               f"(`/ethdev/stats` of the null port), ssw by `show stats` (tx_packets).\n")
             fwd_table("fwd", rows("fwd"), [b for b in ("testpmd-io", "l3fwd-lpm") if self.row("fwd", b)])
+        if rows("stages"):
+            w("## (f) Where a packet's cycles go: (a)'s ssw variants, stage by stage\n")
+            w(f"The variants of (a), run again with an ssw-router built with `-Dstage_cycles=true` "
+              f"(`{self.stage_build}`): the worker reads the TSC once per stage per burst and "
+              f"`show stats` reports cycles per received packet by stage; shown here over the "
+              f"measurement window (medians of {self.a.repeat}). rx: `rte_eth_rx_burst` and the "
+              f"loop around it; parse: Ethernet and IPv4 checks; dnat: the bulk destination "
+              f"lookup in the binding table; route: the LPM lookups and per-packet decisions "
+              f"(next hop, TTL, MTU, source translation's need); snat: the bulk source lookup; "
+              f"rewrite: translations, checksums, TTL, Ethernet header, hit counters and queueing; "
+              f"neighbor: next-hop MAC lookups (one per run of packets to one next hop); tx: "
+              f"`rte_eth_tx_burst` and freeing. Each stage mark reads the TSC (slow in a virtual machine) "
+              f"and keeps the CPU from overlapping one stage with the next, so this build is slower than (a)'s (last two columns): read "
+              f"the stages as shares of a packet's cost, not as (a)'s cycles.\n")
+            names = list(next(r["stages"] for r in rows("stages") if r.get("stages")))
+            w("| variant | Mpps | " + " | ".join(names) + " | sum | cycles/pkt (process) | cycles/pkt in (a) |")
+            w("|---|---:|" + "---:|" * (len(names) + 3))
+            for r in rows("stages"):
+                st = r.get("stages") or {}
+                a_row = self.row("fwd", r["variant"])
+                w(f"| {r['variant']} | {f(r.get('mpps'))} | "
+                  + " | ".join(f(st.get(k), '{:.1f}') for k in names)
+                  + f" | {f(sum(st.values()) if st else None, '{:.1f}')} | {f(r.get('cycles_per_packet'), '{:.0f}')} "
+                  f"| {f(a_row and a_row.get('cycles_per_packet'), '{:.0f}')} |")
+            w("")
         if rows("memif"):
             w("## (b) testpmd txonly → memif → forwarder → null, or → memif → testpmd rxonly\n")
             w("Generator: testpmd txonly, 60-byte frames (64 with FCS) to the forwarder's MAC, one "
