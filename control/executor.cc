@@ -685,6 +685,7 @@ json executor::show_ports() const {
         row["redirects"] = ps.redirects ? "on" : "off";
         row["rx_queues"] = info.rx_queues;
         row["tx_queues"] = info.tx_queues;
+        row["rx_ip_checksum"] = info.rx_ip_checksum ? "device" : "software";
         row["rx_packets"] = st.ipackets;
         row["tx_packets"] = st.opackets;
         row["rx_missed"] = st.imissed;

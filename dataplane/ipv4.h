@@ -75,12 +75,14 @@ inline bool check_ipv4(const rte_ipv4_hdr *ip, uint32_t avail, drop_reason &why)
 
 // The common case of check_ipv4 in one expression with few branches: a 20-byte header
 // (version 4, IHL 5), a total length that fits, a right checksum, no martian address. False
-// says nothing about why: check_ipv4 tells.
-inline bool plain_ipv4_ok(const rte_ipv4_hdr *ip, uint32_t avail) {
+// says nothing about why: check_ipv4 tells. checksum_verified: the receiving device found the
+// header checksum right (RTE_MBUF_F_RX_IP_CKSUM_GOOD), so it is not summed again.
+inline bool plain_ipv4_ok(const rte_ipv4_hdr *ip, uint32_t avail, bool checksum_verified = false) {
     const auto martian = [](uint32_t a) { return a == 0 || (a >> 24) == 127 || (a >> 28) >= 0xe; };
     const uint32_t tlen = total_length(ip);
     return ip->version_ihl == 0x45 && tlen >= kIpv4MinHeaderLen && tlen <= avail &&
-           csum::verify20(ip) && !martian(src_of(ip).host()) && !martian(dst_of(ip).host());
+           (checksum_verified || csum::verify20(ip)) && !martian(src_of(ip).host()) &&
+           !martian(dst_of(ip).host());
 }
 
 // Decrements the TTL and patches the header checksum. The TTL is the high byte of its 16-bit

@@ -37,6 +37,10 @@ bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runt
     uint16_t txq = setup.workers;
 
     rte_eth_conf conf{};
+    // Let the device check IPv4 header checksums where it can: a packet it marks good is not
+    // summed again in software (worker.cc); others (unknown, bad) are.
+    if (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
     if (rxq > 1 && dev.flow_type_rss_offloads) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf =
@@ -80,6 +84,7 @@ bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runt
     rt.active = true;
     info.rx_queues = rxq;
     info.tx_queues = txq;
+    info.rx_ip_checksum = conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
     return true;
 }
 

@@ -30,6 +30,9 @@ struct port_info {
     std::string driver;  // e.g. net_af_packet
     uint16_t rx_queues = 0;
     uint16_t tx_queues = 0;
+    // The device checks IPv4 header checksums on receive (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+    // enabled when offered): the worker then skips its own check for packets marked good.
+    bool rx_ip_checksum = false;
 };
 
 struct port_setup {

@@ -92,7 +92,10 @@ void worker::process_burst(uint16_t in_port, rte_mbuf **pkts, uint16_t n) {
                 continue;
             }
             auto *ip = reinterpret_cast<rte_ipv4_hdr *>(rte_pktmbuf_mtod(m, uint8_t *) + kEthHeaderLen);
-            if (unlikely(!plain_ipv4_ok(ip, len - kEthHeaderLen))) {
+            // A device that checks IPv4 header checksums marks a right one good (the port
+            // asks for it where offered); anything else is summed here.
+            const bool hw_good = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+            if (unlikely(!plain_ipv4_ok(ip, len - kEthHeaderLen, hw_good))) {
                 drop_reason why;
                 if (!check_ipv4(ip, len - kEthHeaderLen, why)) {
                     drop(m, why);

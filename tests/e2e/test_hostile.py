@@ -14,6 +14,10 @@ delta is printed; the ping must lose nothing and the router must exit 0 on SIGTE
 more checks cover addresses a router must not forward for (spoofed own source, directed
 broadcast).
 
+DeviceChecksumTest: a port on the tap PMD, which checks IPv4 header checksums on receive
+when asked (as NICs do): the router asks, shows it in `show ports`, forwards what the device
+marks good and still drops and counts bad headers.
+
 What a veth and af_packet actually deliver (found here, and asserted):
 - Ethernet frames shorter than 14 bytes never arrive short: the sending kernel pads a raw
   frame to the 14-byte link header (dev_validate_header, for a CAP_SYS_RAWIO sender) and
@@ -445,6 +449,64 @@ class HostileTrafficTest(unittest.TestCase):
         lines.append(f"ping A -> X every 20 ms throughout: {p.sent} sent, {p.received} received, "
                      f"{p.loss} lost")
         print("\n" + "\n".join(lines), flush=True)
+
+
+class DeviceChecksumTest(unittest.TestCase):
+    """A port whose device checks IPv4 header checksums on receive: the tap PMD does (in
+    software, as a NIC would in hardware) when asked. The router asks where the device offers
+    it, says so in `show ports` (`rx_ip_checksum`: device, or software when the worker sums
+    headers itself, as on af_packet), forwards what the device marks good, and still drops
+    and counts what it marks bad.
+
+      kernel of R 203.0.113.10 --- tap0 (port 0, tap PMD) [ssw-router] (port 1, af_packet) p1 --- X
+    """
+
+    def test_tap_port_checks_checksums_and_bad_ones_are_dropped(self):
+        t = Topology("hc")
+        try:
+            r, x = t.ns("r"), t.ns("x")
+            t.veth(r, "p1", x, "eth0", host_side=(x,))
+            x.run(f"ip addr add {X_IP}/24 dev eth0")
+            x.run("ip route add default via 10.0.0.1")
+            router = Router(t, r, "hc", ["p1"], CONFIG[:2], vdevs=["net_tap0,iface=tap0"]).start()
+            try:
+                # The tap PMD made tap0 in R's namespace: R's own kernel is the host on port 0.
+                r.run("ip link set dev tap0 up")
+                r.run(f"ip addr add {A_IP}/24 dev tap0")
+                r.run(f"ip route add default via {ROUTER_A}")
+                r.run("ethtool -K tap0 tx off", check=False)
+                ports = router.ctl("show ports")
+                self.assertEqual(ports[0]["driver"], "net_tap")
+                self.assertEqual(ports[0]["rx_ip_checksum"], "device")
+                self.assertEqual(ports[1]["rx_ip_checksum"], "software")
+
+                out = r.run(["ping", "-n", "-c", "5", "-i", "0.2", "-W", "2", X_IP], check=False).stdout
+                self.assertEqual(parse_ping(out).received, 5, out)
+
+                good = ipv4()
+                frames = [bytes(Ether(dst=ports[0]["mac"], src=r.mac("tap0"), type=0x0800) / Raw(f))
+                          for f in (patch_ip(good, set={10: b"\xde\xad"}, bad_checksum=True),
+                                    patch_ip(good, set={8: b"\x07"}, bad_checksum=True))]
+                pcap = tempfile.mktemp(prefix="ssw-hostile-", suffix=".pcap")
+                write_pcap(pcap, frames * (N // 2))
+                before = router.drop("ip_bad_checksum")
+                fwd_before = router.counter("forwarded")
+                try:
+                    r.run(["/usr/bin/python3", "-c", SENDER, "tap0"], input=pcap + "\n", timeout=60)
+                finally:
+                    os.unlink(pcap)
+                try:
+                    wait_until(lambda: router.drop("ip_bad_checksum") >= before + N, timeout=10,
+                               what="bad-checksum drops")
+                except AssertionError as e:
+                    self.fail(f"{e}; drops: {router.stats()['drops']}")
+                self.assertEqual(router.drop("ip_bad_checksum"), before + N)
+                self.assertEqual(router.counter("forwarded"), fwd_before, "a bad header was forwarded")
+                self.assertEqual(router.stop(), 0, router.output())
+            finally:
+                router.kill()
+        finally:
+            t.close()
 
 
 if __name__ == "__main__":
