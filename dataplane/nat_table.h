@@ -64,9 +64,9 @@ public:
     void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1) const {
         index_.lookup_each(
             addrs, n,
-            [&](uint32_t home) {
+            [&](uint32_t bucket) {
                 if (counter_worker >= 0)
-                    __builtin_prefetch(&counters(unsigned(counter_worker), home), 1, 3);
+                    __builtin_prefetch(&counters(unsigned(counter_worker), bucket), 1, 3);
             },
             [&](unsigned i, bool found, uint64_t v, uint32_t pos) {
                 out[i] = found ? decode(addrs[i], v, pos) : view{};
