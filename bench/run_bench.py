@@ -1278,7 +1278,8 @@ class Bench:
             w("## The router's own cost per packet (worker_bench), one core, bursts of 32\n")
             w(f"A router on two null ports, driven without a PMD: each burst is 32 fresh mbufs with "
               f"a stored 64-byte frame copied in (what the pcap PMD does), then `io` sends them "
-              f"(the floor), the others run the worker on them (the configuration of (a)). `work`: "
+              f"(the floor), the others run the worker on them (the configuration of (a); "
+              f"`nat/1M-miss`: 1M bindings held, every packet to an unbound address). `work`: "
               f"cycles per packet above io's, measured in the same run. Medians of {self.a.repeat}.\n")
             w("| case | Mpps | cycles/pkt | work cycles/pkt | vs io |")
             w("|---|---:|---:|---:|---:|")
