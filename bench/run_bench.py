@@ -1309,9 +1309,14 @@ class Bench:
               f"(next hop, TTL, MTU, source translation's need); snat: the bulk source lookup; "
               f"rewrite: translations, checksums, TTL, Ethernet header, hit counters and queueing; "
               f"neighbor: next-hop MAC lookups (one per run of packets to one next hop); tx: "
-              f"`rte_eth_tx_burst` and freeing. Each stage mark reads the TSC (slow in a virtual machine) "
-              f"and keeps the CPU from overlapping one stage with the next, so this build is slower than (a)'s (last two columns): read "
-              f"the stages as shares of a packet's cost, not as (a)'s cycles.\n")
+              f"`rte_eth_tx_burst` and freeing. Each stage mark reads the TSC (slow in a virtual "
+              f"machine) and keeps the CPU from overlapping one stage with the next, so a packet "
+              f"costs more here than without the marks; these runs also come minutes after (a)'s, "
+              f"and this VM's speed drifts (last two columns): compare the stages with each other. "
+              f"rx includes the pcap PMD's work for each frame (a fresh mbuf, the stored frame "
+              f"copied in): the 1M-binding variant replays {self.a.nat_frames} stored frames against "
+              f"the others' {self.a.frames}, and their mbufs do not stay in the caches, so its rx "
+              f"stage is larger for the generator's sake, not the router's (in (a) too).\n")
             names = list(next(r["stages"] for r in rows("stages") if r.get("stages")))
             w("| variant | Mpps | " + " | ".join(names) + " | sum | cycles/pkt (process) | cycles/pkt in (a) |")
             w("|---|---:|" + "---:|" * (len(names) + 3))
