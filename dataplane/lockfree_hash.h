@@ -100,8 +100,8 @@ public:
     // prefetched (to prefetch the owner's lines beside it), then done(i, found, value, pos)
     // as each key is probed, in no particular order.
     //
-    // At ~60% load about 5% of the keys live beyond their home bucket (one in 1.6 bulks of
-    // 32 has none): their next bucket is not in cache when the home bucket says "go on".
+    // At ~60% load about 5% of the keys live beyond their home bucket (a bulk of 32 meets 1.6
+    // of them on average): their next bucket is not in cache when the home bucket says "go on".
     // Those keys are set aside with their next bucket prefetched, and probed after all the
     // others, so that their misses overlap each other and the rest of the bulk instead of
     // stalling it one after another.
