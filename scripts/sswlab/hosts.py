@@ -82,7 +82,7 @@ class HttpServer:
 
     def __init__(self, ns, bind, size=10 * 1024 * 1024, port=8080, name="blob.bin"):
         self.ns, self.bind, self.port, self.name = ns, bind, port, name
-        self.dir = tempfile.mkdtemp(prefix="ssw-http-")
+        self.dir = ns.topo.tmpdir("ssw-http-")
         data = os.urandom(size)
         with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)

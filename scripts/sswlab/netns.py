@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 
 
@@ -72,16 +73,24 @@ class Namespace:
 
 
 class Topology:
-    """Owns namespaces and processes; close() removes all of them."""
+    """Owns namespaces, processes and temporary directories; close() removes all of them
+    (the directories stay when SSW_KEEP_TMP is set, for a look at router logs)."""
 
     def __init__(self, tag="t"):
         self.prefix = f"ssw{os.getpid() % 100000}{tag}-"
         self.namespaces = []
         self.processes = []
+        self.tmpdirs = []
         self.links = 0
         self.closed = False
 
     # -- building --
+    def tmpdir(self, prefix):
+        """A new directory under /tmp, removed by close()."""
+        d = tempfile.mkdtemp(prefix=prefix)
+        self.tmpdirs.append(d)
+        return d
+
     def ns(self, short):
         name = self.prefix + short
         # `ip netns exec` mounts /etc/netns/NAME/ over /etc: an empty resolv.conf keeps every
@@ -138,6 +147,9 @@ class Topology:
         for ns in reversed(self.namespaces):
             run(["ip", "netns", "del", ns.name], check=False)
             shutil.rmtree(f"/etc/netns/{ns.name}", ignore_errors=True)
+        if not os.environ.get("SSW_KEEP_TMP"):
+            for d in self.tmpdirs:
+                shutil.rmtree(d, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 from .netns import run, wait_until
@@ -54,7 +53,7 @@ class Router:
         self.ns = ns
         self.name = name
         self.ports = list(ports)
-        self.dir = tempfile.mkdtemp(prefix=f"ssw-{name}-")
+        self.dir = topo.tmpdir(f"ssw-{name}-")
         self.socket = socket or os.path.join(self.dir, "ctl.sock")
         if config_path:
             self.config_path = config_path

@@ -17,7 +17,6 @@ untouched), then running `sswctl migrate`.
 import json
 import os
 import subprocess
-import tempfile
 
 from .hosts import arping  # noqa: F401  (re-exported for tests)
 from .netns import Topology, run
@@ -53,7 +52,7 @@ def addr(host):
 class Testbed:
     def __init__(self, router_args=()):
         self.topo = Topology("tb")
-        self.dir = tempfile.mkdtemp(prefix="ssw-testbed-")
+        self.dir = self.topo.tmpdir("ssw-testbed-")
         self.router_args = list(router_args)
         self.routers = {}
         self.hosts = {}

@@ -182,7 +182,7 @@ class HostileTrafficTest(unittest.TestCase):
             cls.a_mac = a.mac("eth0")
             cls.sender = a.popen(["/usr/bin/python3", "-c", SENDER, "eth0"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
-            cls.pcap_dir = tempfile.mkdtemp(prefix="ssw-hostile-")
+            cls.pcap_dir = t.tmpdir("ssw-hostile-")
             # The ping through the router that must survive everything.
             cls.ping_out = tempfile.NamedTemporaryFile("w+", prefix="ssw-hostile-ping-")
             cls.ping = a.popen(["ping", "-n", "-i", "0.02", "-W", "1", X_IP], stdout=cls.ping_out,
