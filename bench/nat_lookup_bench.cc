@@ -258,11 +258,12 @@ void BM_nat_table(benchmark::State &state) {
     nat_fixture &f = cached<nat_fixture>(n);
     const uint32_t *stream = k.stream(M).data();
     ssw::nat_table::view out[kBulk];
+    ssw::lockfree_hash::bulk_hint hint;  // as a worker keeps it
     uint64_t sum = 0;
     size_t pos = 0;
     const double start = thread_cpu_seconds();
     for (auto _ : state) {
-        f.table.lookup_bulk(stream + pos, kBulk, out);
+        f.table.lookup_bulk(stream + pos, kBulk, out, -1, &hint);
         // What the worker uses next: the binding (a miss is view{}: care_of 0). Without a
         // branch on hit or miss, here and in the other cases: a mixed stream would pay a
         // mispredicted branch per lookup in this loop, not in the table.
@@ -301,11 +302,12 @@ void BM_nat_update_with_reader(benchmark::State &state) {
         f.rcu.online(0);
         ssw::nat_table::view out[kBulk];
         const uint32_t *stream = k.hit_stream.data();
+        ssw::lockfree_hash::bulk_hint hint;
         uint64_t sum = 0, local = 0;
         size_t pos = 0;
         const double start = thread_cpu_seconds();
         while (!stop.load(std::memory_order_relaxed)) {
-            f.table.lookup_bulk(stream + pos, kBulk, out);
+            f.table.lookup_bulk(stream + pos, kBulk, out, -1, &hint);
             for (unsigned i = 0; i < kBulk; ++i) sum += out[i] ? out[i].care_of : 0;
             pos = (pos + kBulk) & (kStream - 1);
             local += kBulk;

@@ -32,8 +32,9 @@ bool lockfree_hash::init(uint32_t capacity, rcu_domain &rcu, unsigned extra_line
     if (buckets_for(capacity) > (uint64_t(1) << 28)) return false;
     n_buckets_ = uint32_t(buckets_for(capacity));
     stride_ = uint32_t(sizeof(bucket) * (1 + extra_lines));
-    mem_ = static_cast<uint8_t *>(table_alloc(size_t(n_buckets_) * stride_, from_dpdk_));
+    mem_ = static_cast<uint8_t *>(table_alloc(memory_for(capacity, extra_lines), from_dpdk_));
     if (!mem_) return false;
+    tags_ = reinterpret_cast<std::atomic<uint64_t> *>(mem_ + size_t(n_buckets_) * stride_);
     held_->mask.assign(n_buckets_, 0);
     held_->count = 0;
     unreleased_.reserve(kReleaseBatch);
@@ -59,15 +60,39 @@ bool lockfree_hash::probe_scalar(uint32_t b, uint32_t key, uint64_t &value, uint
     return false;
 }
 
+uint32_t lockfree_hash::tag_errors() const {
+    uint32_t bad = 0;
+    for (uint32_t b = 0; b < n_buckets_; ++b) {
+        uint64_t want = uint64_t(at(b).overflow.load(std::memory_order_relaxed) != 0)
+                        << (8 * kOverflowByte);
+        for (unsigned i = 0; i < kSlotsPerBucket; ++i) {
+            const uint32_t k = at(b).key[i].load(std::memory_order_relaxed);
+            if (k) want |= uint64_t(tag_for_hash(hash(k))) << (8 * i);
+        }
+        bad += tags_[b].load(std::memory_order_relaxed) != want;
+    }
+    return bad;
+}
+
 bool lockfree_hash::find(uint32_t key, uint32_t &pos) const {
     uint64_t value;
     return key != 0 && probe_scalar(home_bucket(key), key, value, &pos);
 }
 
+void lockfree_hash::set_tag_byte(uint32_t b, unsigned byte, uint8_t v) {
+    // One writer: load, change, store (readers see the old word or the new one).
+    const uint64_t w = tags_[b].load(std::memory_order_relaxed);
+    const unsigned shift = 8 * byte;
+    tags_[b].store((w & ~(uint64_t(0xff) << shift)) | uint64_t(v) << shift,
+                   std::memory_order_release);
+}
+
 void lockfree_hash::add_overflow(uint32_t home, uint32_t b, int delta) {
-    for (uint32_t q = home; q != b; q = next(q))
-        at(q).overflow.store(at(q).overflow.load(std::memory_order_relaxed) + uint32_t(delta),
-                             std::memory_order_release);
+    for (uint32_t q = home; q != b; q = next(q)) {
+        const uint32_t count = at(q).overflow.load(std::memory_order_relaxed) + uint32_t(delta);
+        at(q).overflow.store(count, std::memory_order_release);
+        set_tag_byte(q, kOverflowByte, count != 0);
+    }
 }
 
 void lockfree_hash::free_held() {
@@ -123,6 +148,7 @@ void lockfree_hash::insert_at(uint32_t pos, uint32_t key, uint64_t value) {
     bucket &bk = at(b);
     bk.value[slot_of(pos)].store(value, std::memory_order_relaxed);
     bk.key[slot_of(pos)].store(key, std::memory_order_release);
+    set_tag_byte(b, slot_of(pos), tag_for_hash(hash(key)));
     ++size_;
 }
 
@@ -132,6 +158,7 @@ bool lockfree_hash::erase(uint32_t key, uint64_t *old_value) {
     const uint32_t b = bucket_of(p);
     const unsigned i = slot_of(p);
     if (old_value) *old_value = at(b).value[i].load(std::memory_order_relaxed);
+    set_tag_byte(b, i, 0);
     at(b).key[i].store(0, std::memory_order_release);
     // Lower the counts only once the key is gone, so no reader stops short of it.
     add_overflow(home_bucket(key), b, -1);

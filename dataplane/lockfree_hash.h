@@ -1,9 +1,9 @@
 // A hash map from 32-bit keys to 64-bit values with one writer and lock-free readers.
 //
 // Layout: buckets of one cache line, five entries: their keys, an overflow count, their
-// values. A lookup that hits reads that one line, so a table that holds its data in the
-// values (the binding table, the neighbor table) costs one cache miss per lookup. Key 0 is
-// the empty entry (0.0.0.0 is never a key here).
+// values. A lookup that hits reads that one line (and perhaps a tag word, below, mostly in
+// cache), so a table that holds its data in the values (the binding table, the neighbor
+// table) costs one cache miss per lookup. Key 0 is the empty entry (0.0.0.0 is never a key).
 //
 // Keys and values are read and written with single 32- and 64-bit atomic accesses. A value
 // changes in place with one store, so a reader sees a key with a value the key held at some
@@ -11,6 +11,15 @@
 // (it is "held"), so a reader that matched a key and then reads its value never gets the value
 // of another key that took the entry meanwhile. An entry's position (`pos`) is stable while
 // its key lives, so owners can keep per-key data beside the table (nat_table's hit counters).
+//
+// Every bucket also has a tag word, in an array of its own (8 bytes per bucket: under 3 MiB
+// per million keys, small enough to stay in the last-level cache where the buckets do not):
+// the tags of its five entries (8 bits of the key's hash) and a flag set while its overflow
+// count is not zero. Bulk lookups that screen (bulk_hint) read the tag words first and fetch
+// only the buckets whose tags match, so a key that is absent usually costs no bucket line. The writer stores a
+// tag with its key and clears it with the key; it sets a flag before a key that passes over
+// the bucket is stored and clears it after the last such key is gone: a present key's tag
+// and the flags on its way are always there.
 //
 // Collisions probe linearly to the next bucket. Instead of tombstones, each bucket counts the
 // keys that live beyond it although their probe sequence passes through it (as folly's F14
@@ -66,7 +75,7 @@ public:
     bool init(uint32_t capacity, rcu_domain &rcu, unsigned extra_lines = 0);
     // The memory init(capacity, rcu, extra_lines) takes.
     static size_t memory_for(uint32_t capacity, unsigned extra_lines = 0) {
-        return size_t(buckets_for(capacity)) * sizeof(bucket) * (1 + extra_lines);
+        return size_t(buckets_for(capacity)) * (sizeof(bucket) * (1 + extra_lines) + sizeof(uint64_t));
     }
     // The owner's line `line` (< extra_lines) beside bucket b: per-entry data that a reader
     // fetches together with the bucket (same DRAM page), found from the key's hash alone.
@@ -80,11 +89,19 @@ public:
         return probe_from(home_bucket(key), key, value, pos);
     }
 
-    // Looks up n keys (n <= 64): hashes all first and prefetches their buckets, then probes.
-    // Bit i of the result is set when keys[i] was found; values[i] (and pos[i], when pos is
-    // given) are then its value and position.
+    // A caller's memory of its last bulk (one per worker and kind of lookup): whether the
+    // next bulk screens its keys by tag first. When most keys are present, the tag words are
+    // a step that saves nothing (nearly every bucket is read anyway) and only adds a wait, so
+    // the buckets are fetched at once; when most are absent, tags first.
+    struct bulk_hint {
+        bool screen = true;
+    };
+
+    // Looks up n keys (n <= 64) together; see lookup_each. Bit i of the result is set when
+    // keys[i] was found; values[i] (and pos[i], when pos is given) are then its value and
+    // position.
     uint64_t lookup_bulk(const uint32_t *keys, unsigned n, uint64_t *values,
-                         uint32_t *pos = nullptr) const {
+                         uint32_t *pos = nullptr, bulk_hint *hint = nullptr) const {
         uint64_t hits = 0;
         lookup_each(
             keys, n, [](uint32_t) {},
@@ -93,28 +110,56 @@ public:
                 hits |= uint64_t(1) << i;
                 values[i] = value;
                 if (pos) pos[i] = p;
-            });
+            },
+            hint);
         return hits;
     }
-    // The same, with the owner's hands in it: started(b) is called as each bucket b is
-    // prefetched (to prefetch the owner's lines beside it), then done(i, found, value, pos)
-    // as each key is probed, in no particular order.
+    // Looks up n keys (n <= 64) with the owner's hands in it: started(b) is called as each
+    // bucket b is prefetched (to prefetch the owner's lines beside it), then
+    // done(i, found, value, pos) as each key is done, in no particular order.
     //
-    // At ~60% load about 5% of the keys live beyond their home bucket (a bulk of 32 meets 1.6
-    // of them on average): their next bucket is not in cache when the home bucket says "go on".
-    // Those keys are set aside with their next bucket prefetched, and probed after all the
-    // others, so that their misses overlap each other and the rest of the bulk instead of
-    // stalling it one after another.
+    // Up to three passes. Screening (the hint's choice; always without a hint): the keys' tag
+    // words are prefetched together (from cache mostly), then only the buckets whose tags
+    // match are prefetched; otherwise every home bucket is prefetched at once. Then the
+    // probes. A key whose bucket sends it onward (its next bucket is not in cache: ~5% of the
+    // keys at ~60% load live beyond their home bucket) is set aside with that bucket
+    // prefetched and probed after all the others, so that such misses overlap too instead of
+    // stalling one by one.
     template <typename Started, typename Done>
-    void lookup_each(const uint32_t *keys, unsigned n, Started &&started, Done &&done) const {
+    void lookup_each(const uint32_t *keys, unsigned n, Started &&started, Done &&done,
+                     bulk_hint *hint = nullptr) const {
         uint32_t b[64];
-        for (unsigned i = 0; i < n; ++i) {
-            b[i] = prefetch(keys[i]);
-            started(b[i]);
+        uint8_t cand[64];
+        unsigned n_cand = 0;
+        if (!hint || hint->screen) {
+            uint8_t tag[64];
+            for (unsigned i = 0; i < n; ++i) {
+                const uint32_t h = hash(keys[i]);
+                b[i] = bucket_for_hash(h);
+                tag[i] = tag_for_hash(h);
+                rte_prefetch0(&tags_[b[i]]);
+            }
+            for (unsigned i = 0; i < n; ++i) {
+                if (!screen(b[i], tag[i])) {
+                    done(i, false, 0, 0);
+                    continue;
+                }
+                rte_prefetch0(&at(b[i]));
+                started(b[i]);
+                cand[n_cand++] = uint8_t(i);
+            }
+        } else {
+            for (unsigned i = 0; i < n; ++i) {
+                b[i] = home_bucket(keys[i]);
+                rte_prefetch0(&at(b[i]));
+                started(b[i]);
+                cand[i] = uint8_t(i);
+            }
+            n_cand = n;
         }
-        uint8_t later[64];
-        unsigned n_later = 0;
-        for (unsigned i = 0; i < n; ++i) {
+        unsigned n_later = 0, n_found = 0;
+        for (unsigned k = 0; k < n_cand; ++k) {
+            const unsigned i = cand[k];
             uint64_t value = 0;
             uint32_t p = 0;
             const probe_step r = probe_bucket(b[i], keys[i], value, &p);
@@ -122,18 +167,29 @@ public:
                 b[i] = next(b[i]);
                 rte_prefetch0(&at(b[i]));
                 started(b[i]);
-                later[n_later++] = uint8_t(i);
+                cand[n_later++] = uint8_t(i);  // n_later <= k: that slot is read already
                 continue;
             }
+            n_found += r == probe_step::found;
             done(i, r == probe_step::found, value, p);
         }
         for (unsigned k = 0; k < n_later; ++k) {
-            const unsigned i = later[k];
+            const unsigned i = cand[k];
             uint64_t value = 0;
             uint32_t p = 0;
             const bool found = probe_from(b[i], keys[i], value, &p);
+            n_found += found;
             done(i, found, value, p);
         }
+        if (hint) hint->screen = 2 * n_found < n;
+    }
+
+    // True when the tag words alone show that key is absent: a screening bulk lookup reads
+    // no bucket for it. Never true for a present key.
+    bool screened_out(uint32_t key) const {
+        const uint32_t h = hash(key);
+        uint32_t b = bucket_for_hash(h);
+        return !screen(b, tag_for_hash(h));
     }
 
     // Hashes and prefetches one key's home bucket; pairs with lookup_prefetched.
@@ -172,12 +228,14 @@ public:
     uint32_t size() const { return size_; }
     uint32_t capacity() const { return capacity_; }
     uint32_t held() const { return held_->count; }
-    size_t memory_bytes() const { return size_t(n_buckets_) * stride_; }
+    size_t memory_bytes() const { return size_t(n_buckets_) * (stride_ + sizeof(uint64_t)); }
     uint32_t bucket_count() const { return n_buckets_; }
     // The bucket a key's probe sequence starts at.
-    uint32_t home_bucket(uint32_t key) const {
-        return uint32_t((uint64_t(hash(key)) * n_buckets_) >> 32);
-    }
+    uint32_t home_bucket(uint32_t key) const { return bucket_for_hash(hash(key)); }
+
+    // Buckets whose tag word disagrees with their keys and overflow count (tests; writer
+    // side only): 0 when the tags are right.
+    uint32_t tag_errors() const;
 
     // Visits every (key, value); writer side only.
     template <typename F>
@@ -201,6 +259,30 @@ private:
     // Hands the held entries to RCU and waits for a grace period: they are free after it.
     void free_held();
     uint32_t next(uint32_t b) const { return b + 1 == n_buckets_ ? 0 : b + 1; }
+    // Buckets come from the hash's high bits (by multiplication), tags from its low byte.
+    uint32_t bucket_for_hash(uint32_t h) const { return uint32_t((uint64_t(h) * n_buckets_) >> 32); }
+    static uint8_t tag_for_hash(uint32_t h) {
+        const uint8_t t = uint8_t(h);
+        return t ? t : 1;  // 0: no key
+    }
+    // A tag word: byte i < kSlotsPerBucket is entry i's tag, byte kOverflowByte is non-zero
+    // while the bucket's overflow count is.
+    static constexpr unsigned kOverflowByte = 5;
+    // Follows key's tags from bucket b: true with b at the first bucket whose tags match (the
+    // key may be there or beyond), false when no bucket on the way can hold it.
+    bool screen(uint32_t &b, uint8_t tag) const {
+        const __m128i want = _mm_set1_epi8(char(tag));
+        for (unsigned probe = 0; probe < kMaxProbe; ++probe) {
+            const uint64_t w = tags_[b].load(std::memory_order_acquire);
+            const __m128i eq = _mm_cmpeq_epi8(_mm_cvtsi64_si128(int64_t(w)), want);
+            if (unsigned(_mm_movemask_epi8(eq)) & ((1u << kSlotsPerBucket) - 1)) return true;
+            if ((w >> (8 * kOverflowByte) & 0xff) == 0) return false;
+            b = next(b);
+        }
+        return false;
+    }
+    // Writer side: sets byte `byte` of bucket b's tag word.
+    void set_tag_byte(uint32_t b, unsigned byte, uint8_t v);
 
     enum class probe_step { found, absent, onward };
     // Probes bucket b alone: the key is there, or absent from the table, or (onward) the
@@ -248,6 +330,7 @@ private:
     bucket &at(uint32_t b) const { return *reinterpret_cast<bucket *>(mem_ + size_t(b) * stride_); }
 
     uint8_t *mem_ = nullptr;  // n_buckets_ buckets, each with its extra lines: stride_ bytes
+    std::atomic<uint64_t> *tags_ = nullptr;  // n_buckets_ tag words, after the buckets in mem_
     uint32_t stride_ = sizeof(bucket);
     uint32_t n_buckets_ = 0;
     uint32_t size_ = 0;

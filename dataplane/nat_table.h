@@ -58,10 +58,12 @@ public:
         uint32_t pos;
         return index_.lookup(addr, v, &pos) ? decode(addr, v, pos) : view{};
     }
-    // Looks up n addresses (n <= 64): hashes all and prefetches their buckets, then probes.
-    // A worker that will count hits passes its index: its counter line beside each bucket
-    // (the next line of the same DRAM page) is prefetched too.
-    void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1) const {
+    // Looks up n addresses (n <= 64) together (lockfree_hash::lookup_each; `hint` is the
+    // caller's, for the next bulk). A worker that will count hits passes its index: its
+    // counter line beside each bucket fetched (the next line of the same DRAM page) is
+    // prefetched too.
+    void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1,
+                     lockfree_hash::bulk_hint *hint = nullptr) const {
         index_.lookup_each(
             addrs, n,
             [&](uint32_t bucket) {
@@ -70,7 +72,8 @@ public:
             },
             [&](unsigned i, bool found, uint64_t v, uint32_t pos) {
                 out[i] = found ? decode(addrs[i], v, pos) : view{};
-            });
+            },
+            hint);
     }
     // A worker about to count a hit on `v` fetches the counter's line early.
     void prefetch_hit(const view &v, unsigned worker) const {

@@ -150,7 +150,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
 
     if constexpr (kNat) {
         // Destination translation comes before the route lookup (DESIGN.md §1).
-        nat.lookup_bulk(dsts, n, by_dst, int(index_));
+        nat.lookup_bulk(dsts, n, by_dst, int(index_), &dnat_hint_);
         clock_.mark(stage::dnat);
         uint32_t lpm_keys[kMaxBurst];
         for (uint16_t j = 0; j < n; ++j) {
@@ -246,7 +246,7 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
     // Phase 2: source translations, looked up together.
     if constexpr (kNat) {
         if (n_src) {
-            nat.lookup_bulk(src_keys, n_src, by_src);
+            nat.lookup_bulk(src_keys, n_src, by_src, -1, &snat_hint_);
             for (uint16_t k = 0; k < n_src; ++k) {
                 const nat_table::view &b = by_src[k];
                 if (!b) continue;

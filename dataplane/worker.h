@@ -94,6 +94,8 @@ private:
     uint16_t n_dropped_ = 0;
 
     token_bucket icmp_limit_;  // ICMP errors (RFC 1812 4.3.2.8), in TSC ticks
+    // How the last bulk binding lookups of each kind went (mostly hits or mostly misses).
+    lockfree_hash::bulk_hint dnat_hint_, snat_hint_;
 };
 
 }  // namespace ssw

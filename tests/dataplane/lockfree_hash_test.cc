@@ -164,7 +164,7 @@ TEST_F(LockfreeHash, HomeBucketsSpanAllBuckets) {
         lockfree_hash h;
         ASSERT_TRUE(h.init(cap, rcu_));
         ASSERT_GE(h.bucket_count(), 2u);
-        EXPECT_EQ(h.memory_bytes(), size_t(h.bucket_count()) * sizeof(lockfree_hash::bucket));
+        EXPECT_EQ(h.memory_bytes(), size_t(h.bucket_count()) * (sizeof(lockfree_hash::bucket) + 8));
         EXPECT_EQ(h.memory_bytes(), lockfree_hash::memory_for(cap));
         std::vector<uint32_t> per_bucket(h.bucket_count(), 0);
         std::mt19937 rng(cap);
@@ -417,10 +417,16 @@ TEST_F(LockfreeHash, RandomOperationsMatchModel) {
                 auto it = model.find(k);
                 ASSERT_EQ(found, it != model.end()) << "step " << step;
                 if (found) { ASSERT_EQ(got, it->second); }
+                // The tags never hide a present key (bulk lookups screen by them).
+                ASSERT_FALSE(found && h.screened_out(k)) << "step " << step;
+                uint64_t bulk = 0;
+                ASSERT_EQ(h.lookup_bulk(&k, 1, &bulk), uint64_t(found)) << "step " << step;
+                if (found) { ASSERT_EQ(bulk, got); }
                 break;
             }
         }
         ASSERT_EQ(h.size(), model.size());
+        if (step % 1000 == 0) { ASSERT_EQ(h.tag_errors(), 0u) << "step " << step; }
     }
     for (uint32_t k : universe) {
         uint64_t got;
@@ -453,7 +459,9 @@ TEST_F(LockfreeHash, BulkAndPrefetchedLookupsAgreeWithLookup) {
             keys[i] = pick == 0 ? rng() | 1 : present[rng() % present.size()];
             values[i] = 0xa5a5a5a5a5a5a5a5ull;
         }
-        uint64_t hits = h.lookup_bulk(keys, n, values, pos);
+        // Both ways of a bulk: tags first, and buckets at once.
+        lockfree_hash::bulk_hint hint{round % 2 == 0};
+        uint64_t hits = h.lookup_bulk(keys, n, values, pos, &hint);
         if (n < 64) { ASSERT_EQ(hits >> n, 0u) << "bits beyond n set"; }
         for (unsigned i = 0; i < n; ++i) {
             uint64_t v = 0;
@@ -482,6 +490,68 @@ TEST_F(LockfreeHash, BulkAndPrefetchedLookupsAgreeWithLookup) {
     EXPECT_EQ(h.lookup_bulk(keys, 64, values), ~uint64_t(0));
     for (unsigned i = 0; i < 64; ++i) { EXPECT_EQ(values[i], wide(keys[i], keys[i] * 3)); }
     EXPECT_EQ(h.lookup_bulk(keys, 0, values), 0u);
+}
+
+// The tag words screen out most absent keys, never a present one, and follow erases: once
+// every key is gone, so is every tag and overflow flag.
+TEST_F(LockfreeHash, TagsScreenOutAbsentKeys) {
+    lockfree_hash h;
+    ASSERT_TRUE(h.init(5000, rcu_));
+    std::mt19937 rng(76);
+    std::set<uint32_t> present;
+    while (present.size() < 5000) {
+        const uint32_t k = rng();
+        if (k && h.upsert(k, k) == ur::inserted) present.insert(k);
+    }
+    const auto screened_share = [&] {
+        unsigned absent = 0, screened = 0;
+        while (absent < 20000) {
+            const uint32_t k = rng();
+            if (!k || present.count(k)) continue;
+            ++absent;
+            screened += h.screened_out(k);
+        }
+        return double(screened) / absent;
+    };
+    EXPECT_EQ(h.tag_errors(), 0u);
+    const double full = screened_share();
+    EXPECT_GT(full, 0.8) << "a full table's tags screen out too few absent keys";
+    for (auto it = present.begin(); it != present.end();) {
+        if (rng() % 2) {
+            ASSERT_TRUE(h.erase(*it));
+            it = present.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    EXPECT_EQ(h.tag_errors(), 0u);
+    for (uint32_t k : present) { ASSERT_FALSE(h.screened_out(k)) << k; }
+    EXPECT_GT(screened_share(), full) << "erased keys' tags or overflow flags stayed";
+    for (uint32_t k : present) { ASSERT_TRUE(h.erase(k)); }
+    present.clear();
+    EXPECT_EQ(h.tag_errors(), 0u);
+    EXPECT_EQ(screened_share(), 1.0) << "an empty table's tags let keys through";
+}
+
+// A caller's hint follows its last bulk: screening after mostly absent keys, buckets at once
+// after mostly present ones; both ways find the same.
+TEST_F(LockfreeHash, BulkHintFollowsHits) {
+    lockfree_hash h;
+    ASSERT_TRUE(h.init(100, rcu_));
+    uint32_t keys[8];
+    uint64_t values[8];
+    for (uint32_t i = 0; i < 8; ++i) {
+        keys[i] = 1000 + i;
+        if (i < 6) { ASSERT_EQ(h.upsert(keys[i], i), ur::inserted); }
+    }
+    lockfree_hash::bulk_hint hint;
+    EXPECT_TRUE(hint.screen);
+    EXPECT_EQ(h.lookup_bulk(keys, 8, values, nullptr, &hint), 0x3fu);  // 6 of 8 present
+    EXPECT_FALSE(hint.screen);
+    EXPECT_EQ(h.lookup_bulk(keys, 8, values, nullptr, &hint), 0x3fu);
+    EXPECT_FALSE(hint.screen);
+    EXPECT_EQ(h.lookup_bulk(keys + 5, 3, values, nullptr, &hint), 0x1u);  // 1 of 3
+    EXPECT_TRUE(hint.screen);
 }
 
 TEST_F(LockfreeHash, ForEachVisitsExactlyTheLiveSet) {
@@ -910,6 +980,7 @@ TEST_F(LockfreeHash, ConcurrentReaderSeesOnlyValuesItsKeyHeld) {
         online_reader in_rcu(rcu_);
         ready = true;
         uint64_t n = 0, misses = 0, bad = 0, hits = 0, wrong_pos = 0;
+        bool screen_first = false;
         std::vector<uint32_t> all = stable;
         all.insert(all.end(), churn.begin(), churn.end());
         while (!stop.load(std::memory_order_relaxed)) {
@@ -934,7 +1005,10 @@ TEST_F(LockfreeHash, ConcurrentReaderSeesOnlyValuesItsKeyHeld) {
             }
             uint64_t values[64];
             uint32_t pos[64];
-            uint64_t mask_hits = h.lookup_bulk(all.data(), unsigned(all.size()), values, pos);
+            // Both ways of a bulk, in turn: tags first, and buckets at once.
+            lockfree_hash::bulk_hint hint{screen_first = !screen_first};
+            uint64_t mask_hits =
+                h.lookup_bulk(all.data(), unsigned(all.size()), values, pos, &hint);
             for (size_t i = 0; i < all.size(); ++i) {
                 if (mask_hits >> i & 1) {
                     if (!belongs_to(all[i], values[i])) ++bad;

@@ -465,7 +465,9 @@ TEST(NatTableConcurrency, ReaderSeesOnlyBindingsKeysHeld) {
             uint32_t batch[32];
             nat_table::view out[32];
             for (auto &b : batch) b = keys[rng() % keys.size()];
-            nat.lookup_bulk(batch, 32, out);
+            // Both ways of a bulk, in turn: tags first, and buckets at once.
+            lockfree_hash::bulk_hint hint{(n & 64) != 0};
+            nat.lookup_bulk(batch, 32, out, -1, &hint);
             for (unsigned i = 0; i < 32; ++i) {
                 if (out[i]) {
                     ++f;
