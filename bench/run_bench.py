@@ -269,7 +269,7 @@ class Lab:
         self.prefixes.append(p)
         return p
 
-    def start(self, name, argv, netns=None, stdin_pipe=False, prefix=None):
+    def start(self, name, argv, netns=None, stdin_pipe=False, prefix=None, env=None):
         self.counter += 1
         log_path = self.logs / f"{self.counter:03d}-{name}.log"
         if netns:
@@ -279,7 +279,7 @@ class Lab:
             lf.flush()
             p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
                                  stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
-                                 start_new_session=True)
+                                 start_new_session=True, env={**os.environ, **env} if env else None)
         proc = Proc(name, p, log_path, prefix)
         self.procs.append(proc)
         return proc
@@ -491,13 +491,14 @@ class Bench:
                     self.buildtype = o["value"]
         except (ValueError, KeyError):
             pass
-        if any(c in cases for c in ("fwd", "memif", "scaling")) and self.want("l3fwd-lpm"):
+        if any(c in cases for c in ("fwd", "memif", "scaling")) and (self.want("l3fwd-lpm") or self.want("l3fwd-lpm-long")):
             self.build_l3fwd()
 
     def build_l3fwd(self):
         """DPDK's l3fwd, from the dpdk-doc examples, in a temporary copy, patched to mask the rx
-        offloads with what the device can do (vdevs have no rx checksum offload) and to make
-        its mbuf pool big enough for the pcap PMD's preloaded frames."""
+        offloads with what the device can do (vdevs have no rx checksum offload) and to take
+        its mbuf pool's size from SSW_BENCH_MBUFS (the pcap PMD holds every frame of its file
+        in an mbuf: a file of 262144 frames needs more than l3fwd's 8192)."""
         src = L3FWD_SRC / "l3fwd"
         if not (src / "main.c").exists():
             self.notes.append(f"l3fwd skipped: {src} not found (apt-get install dpdk-doc)")
@@ -514,7 +515,8 @@ class Bench:
              "\t\tret = rte_eth_dev_configure(portid, nb_rx_queue,"),
             ("\t\t\trxq_conf.offloads = port_conf.rxmode.offloads;",
              "\t\t\trxq_conf.offloads = port_conf.rxmode.offloads & dev_info.rx_offload_capa;"),
-            ("\t(unsigned)8192)", f"\t(unsigned){self.mbufs_for(self.a.frames)})"),
+            ("\t(unsigned)8192)",
+             '\t(unsigned)strtoul(getenv("SSW_BENCH_MBUFS") ? getenv("SSW_BENCH_MBUFS") : "8192", NULL, 10))'),
         ]
         for old, new in patches:
             if text.count(old) != 1:
@@ -664,13 +666,13 @@ class Bench:
         tel = Telemetry(prefix)
         return proc, tel
 
-    def start_l3fwd(self, name, lcores, vdevs, config, mem_mb):
+    def start_l3fwd(self, name, lcores, vdevs, config, mbufs, mem_mb):
         prefix = self.lab.prefix(name)
         argv = [str(self.l3fwd), "-l", lcores, "--no-pci", "--file-prefix", prefix, *self.mem_args(mem_mb)]
         for v in vdevs:
             argv += ["--vdev", v]
         argv += ["--", "-p", "0x3", f"--config={config}", "--parse-ptype"]
-        proc = self.lab.start(name, argv, prefix=prefix)
+        proc = self.lab.start(name, argv, prefix=prefix, env={"SSW_BENCH_MBUFS": str(mbufs)})
         return proc, Telemetry(prefix)
 
     def start_ssw(self, name, lcores, vdevs, conf_text, mbufs, mem_mb, extra=(), netns=None,
@@ -793,15 +795,20 @@ class Bench:
     # ---- case fwd (a): pcap -> forwarder -> null, one lcore ----
 
     def fwd_variants(self):
-        v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "ssw-nat-1m"]
-        return [x for x in v if self.want(x) and (x != "l3fwd-lpm" or self.l3fwd)]
+        # l3fwd-lpm-long: l3fwd replaying as many frames as ssw-nat-1m (the pcap PMD's cost
+        # per frame grows with the file: its mbufs no longer stay in cache), its baseline.
+        v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "l3fwd-lpm-long", "ssw-nat-1m"]
+        long_differs = self.a.nat_frames != self.a.frames and self.want("ssw-nat-1m")
+        return [x for x in v if self.want(x) and (not x.startswith("l3fwd") or self.l3fwd)
+                and (x != "l3fwd-lpm-long" or long_differs)]
 
     def run_fwd(self, variant, lcores="1", queues=1, stages=False):
         """One forwarder, rx from pcap (infinite), tx to null. queues > 1: that many rx pcap
         files (rx queues) on port 0, of which the forwarder polls one per lcore. stages: ssw
         built with stage counters; the sample then holds its cycles per packet by stage."""
         nat_n = {"ssw-nat-1k": 1 << 10, "ssw-nat-1m": 1 << 20}.get(variant)
-        frames = self.a.nat_frames if nat_n and nat_n > 4096 else self.a.frames
+        long = (nat_n and nat_n > 4096) or variant == "l3fwd-lpm-long"
+        frames = self.a.nat_frames if long else self.a.frames
         # One file per rx queue; with several, the frames are split among them.
         if nat_n:
             pcaps = [self.nat_pcap(nat_n, frames // queues, q) for q in range(queues)]
@@ -823,9 +830,9 @@ class Bench:
                                            ["--forward-mode=io", f"--nb-cores={n}",
                                             f"--rxq={n}", f"--txq={n}"], mbufs, mem_mb)
             procs, count = [proc], self.tel_count(tel, 1)
-        elif variant == "l3fwd-lpm":
+        elif variant in ("l3fwd-lpm", "l3fwd-lpm-long"):
             config = ",".join(f"({p},{q},{lcs[q]})" for p in (0, 1) for q in range(len(lcs)))
-            proc, tel = self.start_l3fwd("l3fwd", lcores, vdevs, config, mem_mb)
+            proc, tel = self.start_l3fwd("l3fwd", lcores, vdevs, config, mbufs, mem_mb)
             procs, count = [proc], self.tel_count(tel, 1)
         else:
             nat_extra = ["--nat-capacity", str(nat_n)] if nat_n else []
@@ -907,7 +914,7 @@ class Bench:
                 count = self.tel_count(tel, 1)
                 wait_until("macswap's memif socket", a_sock.exists, 60, [p])
             elif fwd == "l3fwd-lpm":
-                p, tel = self.start_l3fwd("fwd-l3fwd", "1", vdevs, "(0,0,1),(1,0,1)", mem_mb)
+                p, tel = self.start_l3fwd("fwd-l3fwd", "1", vdevs, "(0,0,1),(1,0,1)", mbufs, mem_mb)
                 procs.append(p)
                 count = self.tel_count(tel, 1)
                 wait_until("l3fwd's memif socket", a_sock.exists, 60, [p])
@@ -1293,11 +1300,15 @@ class Bench:
               f"in 198.18.1.0/24, l3fwd's route to port 1); the NAT cases send to random home "
               f"addresses of their bindings ({self.a.frames} frames for 1K, {self.a.nat_frames} for "
               f"1M: the pcap PMD holds every frame in an mbuf, so a 1M-binding run touches "
-              f"{self.a.nat_frames} of its bindings, in a fixed order). ssw: `--idle-sleep-us 0`, "
+              f"{self.a.nat_frames} of its bindings, in a fixed order). l3fwd-lpm-long: l3fwd "
+              f"replaying {self.a.nat_frames} frames too, ssw-nat-1m's baseline: the pcap PMD's "
+              f"cost per frame grows with its file (a fresh mbuf and a copy of a stored frame that "
+              f"no longer stay in cache). ssw: `--idle-sleep-us 0`, "
               f"egress port role core, every packet translated by a forward binding in the NAT cases "
               f"(loaded with `sswctl batch`, time in notes). testpmd and l3fwd counted by telemetry "
               f"(`/ethdev/stats` of the null port), ssw by `show stats` (tx_packets).\n")
-            fwd_table("fwd", rows("fwd"), [b for b in ("testpmd-io", "l3fwd-lpm") if self.row("fwd", b)])
+            fwd_table("fwd", rows("fwd"), [b for b in ("testpmd-io", "l3fwd-lpm", "l3fwd-lpm-long")
+                                           if self.row("fwd", b)])
         if rows("stages"):
             w("## (f) Where a packet's cycles go: (a)'s ssw variants, stage by stage\n")
             w(f"The variants of (a), run again with an ssw-router built with `-Dstage_cycles=true` "
