@@ -16,10 +16,10 @@
 // per million keys, small enough to stay in the last-level cache where the buckets do not):
 // the tags of its five entries (8 bits of the key's hash) and a flag set while its overflow
 // count is not zero. Bulk lookups that screen (bulk_hint) read the tag words first and fetch
-// only the buckets whose tags match, so a key that is absent usually costs no bucket line. The writer stores a
-// tag with its key and clears it with the key; it sets a flag before a key that passes over
-// the bucket is stored and clears it after the last such key is gone: a present key's tag
-// and the flags on its way are always there.
+// only the buckets whose tags match, so a key that is absent usually costs no bucket line.
+// The writer stores a tag with its key and clears it with the key; it sets a flag before a
+// key that passes over the bucket is stored and clears it after the last such key is gone:
+// a present key's tag and the flags on its way are always there.
 //
 // Collisions probe linearly to the next bucket. Instead of tombstones, each bucket counts the
 // keys that live beyond it although their probe sequence passes through it (as folly's F14
@@ -75,7 +75,8 @@ public:
     bool init(uint32_t capacity, rcu_domain &rcu, unsigned extra_lines = 0);
     // The memory init(capacity, rcu, extra_lines) takes.
     static size_t memory_for(uint32_t capacity, unsigned extra_lines = 0) {
-        return size_t(buckets_for(capacity)) * (sizeof(bucket) * (1 + extra_lines) + sizeof(uint64_t));
+        return size_t(buckets_for(capacity)) *
+               (sizeof(bucket) * (1 + extra_lines) + sizeof(uint64_t));
     }
     // The owner's line `line` (< extra_lines) beside bucket b: per-entry data that a reader
     // fetches together with the bucket (same DRAM page), found from the key's hash alone.
@@ -262,7 +263,9 @@ private:
     void free_held();
     uint32_t next(uint32_t b) const { return b + 1 == n_buckets_ ? 0 : b + 1; }
     // Buckets come from the hash's high bits (by multiplication), tags from its low byte.
-    uint32_t bucket_for_hash(uint32_t h) const { return uint32_t((uint64_t(h) * n_buckets_) >> 32); }
+    uint32_t bucket_for_hash(uint32_t h) const {
+        return uint32_t((uint64_t(h) * n_buckets_) >> 32);
+    }
     static uint8_t tag_for_hash(uint32_t h) {
         const uint8_t t = uint8_t(h);
         return t ? t : 1;  // 0: no key
