@@ -491,7 +491,8 @@ class Bench:
                     self.buildtype = o["value"]
         except (ValueError, KeyError):
             pass
-        if any(c in cases for c in ("fwd", "memif", "scaling")) and (self.want("l3fwd-lpm") or self.want("l3fwd-lpm-long")):
+        wants_l3fwd = self.want("l3fwd-lpm") or self.want("l3fwd-lpm-long")
+        if any(c in cases for c in ("fwd", "memif", "scaling")) and wants_l3fwd:
             self.build_l3fwd()
 
     def build_l3fwd(self):

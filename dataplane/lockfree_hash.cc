@@ -89,9 +89,12 @@ void lockfree_hash::set_tag_byte(uint32_t b, unsigned byte, uint8_t v) {
 
 void lockfree_hash::add_overflow(uint32_t home, uint32_t b, int delta) {
     for (uint32_t q = home; q != b; q = next(q)) {
-        const uint32_t count = at(q).overflow.load(std::memory_order_relaxed) + uint32_t(delta);
+        const uint32_t old = at(q).overflow.load(std::memory_order_relaxed);
+        const uint32_t count = old + uint32_t(delta);
         at(q).overflow.store(count, std::memory_order_release);
-        set_tag_byte(q, kOverflowByte, count != 0);
+        // The flag changes only between zero and non-zero: no store (and no invalidation of
+        // the readers' copy of the tag line) otherwise.
+        if ((old == 0) != (count == 0)) set_tag_byte(q, kOverflowByte, count != 0);
     }
 }
 
