@@ -1264,7 +1264,10 @@ class Bench:
               f"{getattr(self, 'lookup_memory', '?')}.\n")
             w("`nat_table/update_with_reader`: M updates/s by one writer (`nat_table::set`, RCU "
               "reclamation included) while a reader thread looks up without pause; `reader` is that "
-              "reader's lookup rate as a fraction of `nat_table/hit`'s alone.\n")
+              "reader's lookup rate as a fraction of `nat_table/hit`'s alone. "
+              "`nat_table/update_batched_with_reader`: the same, the updates applied 256 at a time "
+              "as the control thread applies a batch, each one's table lines fetched a few updates "
+              "ahead (`nat_table::pipelined`, `prepare_set`).\n")
             w("| case | M lookups/s | vs floor | × rte_hash | bytes/binding | notes |")
             w("|---|---:|---:|---:|---:|---|")
             for r in rows("lookup"):

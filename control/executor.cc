@@ -41,12 +41,23 @@ void executor::transaction::rollback() {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
     undo.clear();
     publish.clear();
+    bindings.clear();
 }
 
-void executor::transaction::commit() {
-    for (auto &p : publish) p();
+void executor::transaction::commit(const nat_table &nat) {
+    // A batch of many binding updates runs at the memory's pace, not one miss after another:
+    // each binding's lines are prepared some steps before its update is published.
+    size_t next[2] = {0, 0};  // per step: the first binding not yet prepared
+    nat_table::pipelined(
+        publish.size(),
+        [&](size_t i, unsigned step) {
+            size_t &k = next[step];
+            if (k < bindings.size() && bindings[k].first == i) nat.prepare_set(bindings[k++].second, step);
+        },
+        [&](size_t i) { publish[i](); });
     undo.clear();
     publish.clear();
+    bindings.clear();
 }
 
 executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
@@ -83,7 +94,7 @@ reply executor::execute(const command &cmd) {
         if (!persist_({format_command(cmd)}, error)) r = reply::failure("not applied: " + error);
     }
     if (r.ok) {
-        t.commit();
+        t.commit(r_.nat());
         SSW_LOG(DEBUG, "applied: {}", format_command(cmd));
     } else {
         t.rollback();
@@ -119,7 +130,7 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
             return reply::failure("nothing applied: " + error);
         }
     }
-    t.commit();
+    t.commit(r_.nat());
     SSW_LOG(DEBUG, "applied a batch of {} commands", cmds.size());
     reply r;
     r.data = json{{"applied", cmds.size()}};
@@ -536,6 +547,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     // A VM that left this router's segment: its neighbor entry there is stale now.
     if (before && before->b.is_local() && !(b.is_local() && b.port == before->b.port))
         t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove_learned(m); });
+    t.bindings.emplace_back(t.publish.size(), b);
     t.publish.push_back([this, b] {
         std::string error;
         if (!r_.nat().set(b, error))

@@ -56,8 +56,11 @@ private:
     struct transaction {
         std::vector<std::function<void()>> undo;     // model changes, undone in reverse
         std::vector<std::function<void()>> publish;  // dataplane updates, run in order
+        // The binding updates among them (publish index, binding): their table lines are
+        // fetched a few updates ahead (nat_table::pipelined).
+        std::vector<std::pair<size_t, binding>> bindings;
         void rollback();
-        void commit();
+        void commit(const nat_table &nat);
     };
 
     reply stage(const command &cmd, transaction &t);

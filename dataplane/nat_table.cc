@@ -112,6 +112,17 @@ bool nat_table::set(const binding &b, std::string &error) {
     return true;
 }
 
+void nat_table::prepare_set(const binding &b, unsigned step) const {
+    if (step == 0) {
+        index_.prefetch(b.home.host());
+        const uint32_t bucket = index_.prefetch(b.care_of.host());
+        for (unsigned w = 0; w < workers_; ++w) __builtin_prefetch(&counters(w, bucket), 1, 3);
+        return;
+    }
+    const view old = lookup(b.home.host());
+    if (old && old.care_of != b.care_of.host()) index_.prefetch(old.care_of);
+}
+
 bool nat_table::remove(ip4_addr home) {
     const view v = of_home(home.host());
     if (!v) return false;

@@ -390,6 +390,73 @@ TEST_F(NatTable, BulkLookupAgreesWithLookup) {
     }
 }
 
+TEST(NatTablePipeline, EveryStepOnceInOrderAndAhead) {
+    for (size_t n : {size_t(0), size_t(1), size_t(5), nat_table::kPrepareNear,
+                     nat_table::kPrepareNear + 1, nat_table::kPrepareFar, nat_table::kPrepareFar + 1,
+                     size_t(100)}) {
+        std::vector<std::pair<size_t, int>> ev;  // (i, step), step 2: apply
+        nat_table::pipelined(
+            n, [&](size_t i, unsigned step) { ev.emplace_back(i, int(step)); },
+            [&](size_t i) { ev.emplace_back(i, 2); });
+        ASSERT_EQ(ev.size(), 3 * n) << n;
+        std::vector<size_t> at[3];
+        for (auto &v : at) v.assign(n, SIZE_MAX);
+        size_t applied = 0;
+        for (size_t k = 0; k < ev.size(); ++k) {
+            const auto [i, step] = ev[k];
+            ASSERT_LT(i, n);
+            ASSERT_EQ(at[step][i], SIZE_MAX) << "step " << step << " of " << i << " twice";
+            at[step][i] = k;
+            if (step == 2) {
+                ASSERT_EQ(i, applied++) << "applied out of order";
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            EXPECT_LT(at[0][i], at[1][i]) << i;
+            EXPECT_LT(at[1][i], at[2][i]) << i;
+            // Ahead: apply(i) comes after both steps of the next updates too.
+            if (i + nat_table::kPrepareNear - 1 < n) {
+                EXPECT_LT(at[1][i + nat_table::kPrepareNear - 1], at[2][i]) << i;
+            }
+            if (i + nat_table::kPrepareFar - 1 < n) {
+                EXPECT_LT(at[0][i + nat_table::kPrepareFar - 1], at[2][i]) << i;
+            }
+        }
+    }
+}
+
+TEST_F(NatTable, PreparedUpdatesGiveWhatSetGives) {
+    make(300, 2);
+    nat_table plain;
+    ASSERT_TRUE(plain.init(300, 2, rcu_));
+    std::mt19937 rng(5);
+    // Random rebindings, replacements, conflicts (a care-of address another binding holds) and
+    // kinds, applied one by one to `plain` and pipelined, with prepare_set, to nat_.
+    for (int round = 0; round < 20; ++round) {
+        std::vector<binding> bs(1 + rng() % 150);
+        for (auto &b : bs)
+            b = binding{ip4_addr(0x0a000000u | (1 + rng() % 200)), ip4_addr(0x0b000000u | (1 + rng() % 250)),
+                        binding_kind(rng() % 3), uint16_t(rng() % 4)};
+        std::vector<std::string> want(bs.size()), got(bs.size());
+        for (size_t i = 0; i < bs.size(); ++i) plain.set(bs[i], want[i]);
+        nat_table::pipelined(
+            bs.size(), [&](size_t i, unsigned step) { nat_.prepare_set(bs[i], step); },
+            [&](size_t i) { nat_.set(bs[i], got[i]); });
+        ASSERT_EQ(got, want) << "round " << round;
+        std::map<ip4_addr, binding> a;
+        plain.for_each([&](const binding &b) { a.emplace(b.home, b); });
+        ASSERT_EQ(all(), a) << "round " << round;
+        // Preparing alone changes nothing.
+        for (const auto &b : bs) {
+            nat_.prepare_set(b, 0);
+            nat_.prepare_set(b, 1);
+        }
+        ASSERT_EQ(all(), a);
+    }
+    rcu_.synchronize();
+    rcu_.reclaim();
+}
+
 // ---- one writer, one RCU reader ----
 //
 // 32 home addresses; home i's care-of addresses come from its own range 10.128.i.0/28, and
