@@ -52,7 +52,8 @@ void executor::transaction::commit(const nat_table &nat) {
         publish.size(),
         [&](size_t i, unsigned step) {
             size_t &k = next[step];
-            if (k < bindings.size() && bindings[k].first == i) nat.prepare_set(bindings[k++].second, step);
+            if (k < bindings.size() && bindings[k].first == i)
+                nat.prepare_set(bindings[k++].second, step);
         },
         [&](size_t i) { publish[i](); });
     undo.clear();

@@ -392,8 +392,8 @@ TEST_F(NatTable, BulkLookupAgreesWithLookup) {
 
 TEST(NatTablePipeline, EveryStepOnceInOrderAndAhead) {
     for (size_t n : {size_t(0), size_t(1), size_t(5), nat_table::kPrepareNear,
-                     nat_table::kPrepareNear + 1, nat_table::kPrepareFar, nat_table::kPrepareFar + 1,
-                     size_t(100)}) {
+                     nat_table::kPrepareNear + 1, nat_table::kPrepareFar,
+                     nat_table::kPrepareFar + 1, size_t(100)}) {
         std::vector<std::pair<size_t, int>> ev;  // (i, step), step 2: apply
         nat_table::pipelined(
             n, [&](size_t i, unsigned step) { ev.emplace_back(i, int(step)); },
@@ -435,8 +435,9 @@ TEST_F(NatTable, PreparedUpdatesGiveWhatSetGives) {
     for (int round = 0; round < 20; ++round) {
         std::vector<binding> bs(1 + rng() % 150);
         for (auto &b : bs)
-            b = binding{ip4_addr(0x0a000000u | (1 + rng() % 200)), ip4_addr(0x0b000000u | (1 + rng() % 250)),
-                        binding_kind(rng() % 3), uint16_t(rng() % 4)};
+            b = binding{ip4_addr(0x0a000000u | (1 + rng() % 200)),
+                        ip4_addr(0x0b000000u | (1 + rng() % 250)), binding_kind(rng() % 3),
+                        uint16_t(rng() % 4)};
         std::vector<std::string> want(bs.size()), got(bs.size());
         for (size_t i = 0; i < bs.size(); ++i) plain.set(bs[i], want[i]);
         nat_table::pipelined(
