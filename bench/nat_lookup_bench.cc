@@ -14,12 +14,16 @@
 //                  also reports its memory per binding (`bytes_per_binding`)
 //   rte_hash_lf    rte_hash, RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, rte_hash_lookup_bulk_data
 //   unordered_map  std::unordered_map<uint32_t, uint32_t>::find
-// and `nat_table/update_with_reader`: one writer rebinding M to a new M* (nat_table::set, with
-// RCU reclamation, as the control thread does) as fast as it can while a reader thread looks
-// up bindings without pause; items/s are updates/s, `reader_vs_alone` the reader's lookup
-// rate as a fraction of nat_table/hit's. `nat_table/update_batched_with_reader`: the same
-// writer applying its updates 256 at a time, each one's lines fetched a few updates ahead
-// (nat_table::pipelined), as the control thread applies a batch of commands.
+// `nat_table/{hit,miss,mixed}_churned`: nat_table again, on a second table of the same
+// bindings that has been through 2 rebindings per key (nat_churned_fixture below): what a
+// router's table looks like after migrations, next to the freshly loaded one.
+// And `nat_table/update_with_reader`: one writer rebinding M to a new M* (nat_table::set, with
+// RCU reclamation, as the control thread does) on the churned table as fast as it can while
+// a reader thread looks up bindings without pause; items/s are updates/s, `reader_vs_alone`
+// the reader's lookup rate as a fraction of nat_table/hit_churned's.
+// `nat_table/update_batched_with_reader`: the same writer applying its updates 256 at a
+// time, each one's lines fetched a few updates ahead (nat_table::pipelined), as the control
+// thread applies a batch of commands.
 //
 // rte_hash needs the EAL; the default EAL options (--no-huge -m 1024 --no-shconf --no-pci
 // -l 0) run anywhere but leave rte_hash too little memory above 4M entries (those cases then
@@ -41,6 +45,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -132,7 +137,8 @@ size_t nat_table_bytes(uint32_t n) { return ssw::nat_table::memory_for(n, 1); }
 // The floor's rate per table size, from the floor case (or measured here when a filter left
 // it out), so that every case can report its ratio to it.
 std::map<uint32_t, double> floor_rate;
-// nat_table/hit's rate per size: the update case compares its reader with it.
+// nat_table/hit_churned's rate per size: the update cases (on that table) compare their
+// reader with it.
 std::map<uint32_t, double> alone_rate;
 
 struct floor_array {
@@ -243,7 +249,7 @@ void BM_floor(benchmark::State &state) {
 struct nat_fixture {
     ssw::rcu_domain rcu;
     ssw::nat_table table;
-    std::vector<uint8_t> on_spare;  // per binding: bound to spare[i] (the update case)
+    std::vector<uint8_t> on_spare;  // per binding: bound to spare[i] (rebinding)
     explicit nat_fixture(const key_set &k) : on_spare(k.present.size(), 0) {
         if (!rcu.init(1) || !table.init(uint32_t(k.present.size()), 1, rcu)) throw std::bad_alloc();
         std::string error;
@@ -253,13 +259,52 @@ struct nat_fixture {
             if (!table.set(b, error)) throw std::runtime_error(error);
         }
     }
+    // The next random rebinding: M to its other M* (free, so every update is accepted).
+    template <typename Rng>
+    ssw::binding rebind(const key_set &k, Rng &rng) {
+        const uint32_t i = uint32_t(rng() % k.present.size());
+        on_spare[i] ^= 1;
+        return ssw::binding{ssw::ip4_addr(k.present[i]),
+                            ssw::ip4_addr(on_spare[i] ? k.spare[i] : k.care_of[i]),
+                            ssw::binding_kind::forward, 0};
+    }
+    // Applies `batch` rebindings as the control thread applies a batch (false: refused).
+    template <typename Rng>
+    bool apply_batch(const key_set &k, Rng &rng, std::vector<ssw::binding> &bs,
+                     std::string &error) {
+        for (auto &b : bs) b = rebind(k, rng);
+        bool ok = true;
+        ssw::nat_table::pipelined(
+            bs.size(), [&](size_t i, unsigned step) { table.prepare_set(bs[i], step); },
+            [&](size_t i) { ok = ok && table.set(bs[i], error); });
+        return ok;
+    }
 };
 
-template <mix M>
+// The same table after 2 updates per key (each rebinding replaces one key, M*): a table that
+// has lived through migrations. Keys never move in lockfree_hash, so one displaced when its
+// home bucket was full stays displaced after that bucket empties: 5% of the keys of a fresh
+// table live beyond their home bucket, ~15% after this much churn (17% where it levels off,
+// at 4 per key). The update cases run on this table, so that the fresh one stays fresh
+// whatever order the cases run in.
+struct nat_churned_fixture : nat_fixture {
+    explicit nat_churned_fixture(const key_set &k) : nat_fixture(k) {
+        std::mt19937 rng(0xc4u + uint32_t(k.present.size()));
+        std::vector<ssw::binding> bs(kUpdateBatch);
+        std::string error;
+        for (uint64_t done = 0; done < 4 * uint64_t(k.present.size()); done += bs.size()) {
+            if (!apply_batch(k, rng, bs, error)) throw std::runtime_error(error);
+            if (done % (64 * kUpdateBatch) == 0) rcu.reclaim();
+        }
+        rcu.synchronize();
+    }
+};
+
+template <mix M, typename Fixture = nat_fixture>
 void BM_nat_table(benchmark::State &state) {
     const uint32_t n = uint32_t(state.range(0));
     const key_set &k = keys_for(n);
-    nat_fixture &f = cached<nat_fixture>(n);
+    Fixture &f = cached<Fixture>(n);
     const uint32_t *stream = k.stream(M).data();
     ssw::nat_table::view out[kBulk];
     ssw::lockfree_hash::bulk_hint hint;  // as a worker keeps it
@@ -278,7 +323,7 @@ void BM_nat_table(benchmark::State &state) {
     benchmark::DoNotOptimize(sum);
     report(state, n, secs);
     state.counters["bytes_per_binding"] = double(nat_table_bytes(n)) / n;
-    if constexpr (M == mix::hit) {
+    if constexpr (M == mix::hit && std::is_same_v<Fixture, nat_churned_fixture>) {
         if (secs > 0) alone_rate[n] = double(state.iterations()) * kBulk / secs;
     }
 }
@@ -290,7 +335,7 @@ void BM_nat_table(benchmark::State &state) {
 void BM_nat_update_with_reader(benchmark::State &state, size_t batch) {
     const uint32_t n = uint32_t(state.range(0));
     const key_set &k = keys_for(n);
-    nat_fixture &f = cached<nat_fixture>(n);
+    nat_churned_fixture &f = cached<nat_churned_fixture>(n);
     std::atomic<bool> stop{false};
     uint64_t reads = 0;
     double reader_secs = 0;
@@ -327,21 +372,9 @@ void BM_nat_update_with_reader(benchmark::State &state, size_t batch) {
     std::string error;
     uint64_t updates = 0;
     std::vector<ssw::binding> bs(batch);
-    bool ok = true;
     for (auto _ : state) {
-        for (auto &b : bs) {
-            const uint32_t i = rng() % n;
-            f.on_spare[i] ^= 1;
-            b = ssw::binding{ssw::ip4_addr(k.present[i]),
-                             ssw::ip4_addr(f.on_spare[i] ? k.spare[i] : k.care_of[i]),
-                             ssw::binding_kind::forward, 0};
-        }
-        const auto apply = [&](size_t i) { ok = ok && f.table.set(bs[i], error); };
-        if (batch == 1)
-            apply(0);
-        else
-            ssw::nat_table::pipelined(
-                batch, [&](size_t i, unsigned step) { f.table.prepare_set(bs[i], step); }, apply);
+        const bool ok =
+            batch == 1 ? f.table.set(f.rebind(k, rng), error) : f.apply_batch(k, rng, bs, error);
         if (!ok) {
             state.SkipWithError(error.c_str());
             break;
@@ -465,9 +498,13 @@ void register_all() {
         reg("rte_hash_lf/miss", BM_rte_hash_lf<mix::miss>);
         reg("unordered_map/miss", BM_unordered_map<mix::miss>);
         reg("nat_table/mixed", BM_nat_table<mix::mixed>);
+        reg("nat_table/hit_churned", BM_nat_table<mix::hit, nat_churned_fixture>);
+        reg("nat_table/miss_churned", BM_nat_table<mix::miss, nat_churned_fixture>);
+        reg("nat_table/mixed_churned", BM_nat_table<mix::mixed, nat_churned_fixture>);
         reg("rte_hash_lf/mixed", BM_rte_hash_lf<mix::mixed>);
         reg("unordered_map/mixed", BM_unordered_map<mix::mixed>);
-        reg("nat_table/update_with_reader", [](benchmark::State &s) { BM_nat_update_with_reader(s, 1); })
+        reg("nat_table/update_with_reader",
+            [](benchmark::State &s) { BM_nat_update_with_reader(s, 1); })
             ->UseRealTime();
         reg("nat_table/update_batched_with_reader",
             [](benchmark::State &s) { BM_nat_update_with_reader(s, kUpdateBatch); })
