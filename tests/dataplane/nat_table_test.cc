@@ -51,9 +51,11 @@ class NatTable : public ::testing::Test {
         EXPECT_FALSE(err.empty());
         return err;
     }
-    std::map<ip4_addr, binding> all() const {
+    // Every binding of t (the fixture's table by default), by home address.
+    std::map<ip4_addr, binding> all(const nat_table *t = nullptr) const {
         std::map<ip4_addr, binding> m;
-        nat_.for_each([&](const binding &b) { EXPECT_TRUE(m.emplace(b.home, b).second); });
+        (t ? *t : nat_).for_each(
+            [&](const binding &b) { EXPECT_TRUE(m.emplace(b.home, b).second); });
         return m;
     }
     // The binding a key reaches, checked against the binding it must belong to.
@@ -444,8 +446,7 @@ TEST_F(NatTable, PreparedUpdatesGiveWhatSetGives) {
             bs.size(), [&](size_t i, unsigned step) { nat_.prepare_set(bs[i], step); },
             [&](size_t i) { nat_.set(bs[i], got[i]); });
         ASSERT_EQ(got, want) << "round " << round;
-        std::map<ip4_addr, binding> a;
-        plain.for_each([&](const binding &b) { a.emplace(b.home, b); });
+        const std::map<ip4_addr, binding> a = all(&plain);
         ASSERT_EQ(all(), a) << "round " << round;
         // Preparing alone changes nothing.
         for (const auto &b : bs) {
