@@ -253,8 +253,7 @@ void BM_floor(benchmark::State &state) {
 struct nat_fixture {
     ssw::rcu_domain rcu;
     ssw::nat_table table;
-    std::vector<uint8_t> on_spare;  // per binding: bound to spare[i] (rebinding)
-    explicit nat_fixture(const key_set &k) : on_spare(k.present.size(), 0) {
+    explicit nat_fixture(const key_set &k) {
         if (!rcu.init(1) || !table.init(uint32_t(k.present.size()), 1, rcu)) throw std::bad_alloc();
         std::string error;
         for (size_t i = 0; i < k.present.size(); ++i) {
@@ -262,6 +261,26 @@ struct nat_fixture {
                            ssw::binding_kind::forward, 0};
             if (!table.set(b, error)) throw std::runtime_error(error);
         }
+    }
+};
+
+// The same table after 2 updates per key (each rebinding replaces one key, M*): a table that
+// has lived through migrations. Keys never move in lockfree_hash, so one displaced when its
+// home bucket was full stays displaced after that bucket empties: 5% of the keys of a fresh
+// table live beyond their home bucket, ~15% after this much churn (17% where it levels off,
+// at 4 per key). The update cases run on this table, so that the fresh one stays fresh
+// whatever order the cases run in.
+struct nat_churned_fixture : nat_fixture {
+    std::vector<uint8_t> on_spare;  // per binding: bound to spare[i]
+    explicit nat_churned_fixture(const key_set &k) : nat_fixture(k), on_spare(k.present.size(), 0) {
+        std::mt19937 rng(0xc4u + uint32_t(k.present.size()));
+        std::vector<ssw::binding> bs(kUpdateBatch);
+        std::string error;
+        for (uint64_t done = 0; done < 4 * uint64_t(k.present.size()); done += bs.size()) {
+            if (!apply_batch(k, rng, bs, error)) throw std::runtime_error(error);
+            if (done % (64 * kUpdateBatch) == 0) rcu.reclaim();
+        }
+        rcu.synchronize();
     }
     // The next random rebinding: M to its other M* (free, so every update is accepted).
     template <typename Rng>
@@ -282,25 +301,6 @@ struct nat_fixture {
             bs.size(), [&](size_t i, unsigned step) { table.prepare_set(bs[i], step); },
             [&](size_t i) { ok = ok && table.set(bs[i], error); });
         return ok;
-    }
-};
-
-// The same table after 2 updates per key (each rebinding replaces one key, M*): a table that
-// has lived through migrations. Keys never move in lockfree_hash, so one displaced when its
-// home bucket was full stays displaced after that bucket empties: 5% of the keys of a fresh
-// table live beyond their home bucket, ~15% after this much churn (17% where it levels off,
-// at 4 per key). The update cases run on this table, so that the fresh one stays fresh
-// whatever order the cases run in.
-struct nat_churned_fixture : nat_fixture {
-    explicit nat_churned_fixture(const key_set &k) : nat_fixture(k) {
-        std::mt19937 rng(0xc4u + uint32_t(k.present.size()));
-        std::vector<ssw::binding> bs(kUpdateBatch);
-        std::string error;
-        for (uint64_t done = 0; done < 4 * uint64_t(k.present.size()); done += bs.size()) {
-            if (!apply_batch(k, rng, bs, error)) throw std::runtime_error(error);
-            if (done % (64 * kUpdateBatch) == 0) rcu.reclaim();
-        }
-        rcu.synchronize();
     }
 };
 
