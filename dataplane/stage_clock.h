@@ -13,8 +13,11 @@
 
 namespace ssw {
 
-// rewrite: translations, TTL, the Ethernet header and queueing for tx; neighbor: finding the
-// next hop's MAC (once per run of packets to one next hop, within the rewrite pass).
+// route: the LPM lookups, and with bindings the per-packet route checks; rewrite:
+// translations, TTL, the Ethernet header and queueing for tx (in plain routing also each
+// packet's TTL and size checks, done in the same pass); neighbor: what a run of packets to one
+// next hop shares, worked out once per run within the rewrite pass (its MAC; in plain routing
+// also the route's checks and its port's settings).
 enum class stage : uint8_t { rx, parse, dnat, route, snat, rewrite, neighbor, tx, count };
 inline constexpr std::array<std::string_view, size_t(stage::count)> kStageNames = {
     "rx", "parse", "dnat", "route", "snat", "rewrite", "neighbor", "tx"};

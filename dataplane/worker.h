@@ -43,8 +43,26 @@ private:
         rte_mbuf *pkts[kMaxBurst];
     };
 
-    template <bool kNat>
+    // Classifies and checks a frame that is not a plain IPv4 packet to us (or fails a check
+    // of the common case): true when it is an IPv4 datagram to route; otherwise it was
+    // dropped (counted by reason) or handed to the slow path.
+    bool check_frame(rte_mbuf *m, uint16_t in_port, uint64_t my_mac, const own_address_set *own);
+    // Plain routing, when the binding table is empty: one pass over the burst.
     void route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts, uint16_t n);
+    // With bindings: translations looked up in bulk between the passes.
+    void translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts, uint16_t n);
+    // The next hop of route `hop` when it forwards; otherwise the packet is answered (no
+    // route), handed to the slow path (local) or dropped, and the result is nullptr.
+    const next_hop *forwarding_hop(rte_mbuf *m, uint32_t hop, uint16_t in_port);
+    // The checks a packet passes on its way out of port `out` (TTL, size against the port's
+    // MTU); false when it was answered with an ICMP error instead. fragment: larger than the
+    // MTU, DF clear (the slow path fragments it).
+    bool may_leave(rte_mbuf *m, const rte_ipv4_hdr *ip, uint16_t in_port, uint16_t mtu,
+                   bool &fragment);
+    // The Ethernet header to next hop `nh` (host order) on port `out`: destination MAC and
+    // the first two bytes of the source in lo, the rest of the source in hi. False when the
+    // neighbor is not known there (the packet goes to the slow path, which resolves it).
+    bool l2_header(uint32_t nh, uint16_t out, uint64_t &lo, uint32_t &hi) const;
     void redirect(rte_mbuf *m, uint16_t in_port, uint32_t gateway);
     void to_port(uint16_t port, rte_mbuf *m) {
         tx_buffer &b = txb_[port];

@@ -2,6 +2,7 @@
 // on the control model and on the dataplane's tables, epochs, all-or-nothing batches, the
 // persistence hook, and snapshots that rebuild the same configuration.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_udp.h>
 
 #include "control/executor.h"
 #include "dataplane/slow_path.h"
@@ -775,6 +777,41 @@ TEST_F(Executor, SnapshotRebuildsTheSameConfiguration) {
     refused("nat add 192.168.11.3 to 192.168.10.100 epoch 2", "stale");
 }
 
+// A 60-byte UDP frame from 192.0.2.10 to `dst`, UDP source port `sport`, to `mac`.
+std::array<uint8_t, 60> udp_frame(const rte_ether_addr &mac, const char *dst, uint16_t sport,
+                                  uint8_t ttl = 64) {
+    std::array<uint8_t, 60> f{};
+    std::memcpy(f.data(), mac.addr_bytes, 6);
+    f[6] = 0x02;
+    f[12] = 0x08;
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(f.data() + 14);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(46);
+    ip->time_to_live = ttl;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = A("192.0.2.10").be().raw();
+    ip->dst_addr = A(dst).be().raw();
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
+    udp->src_port = rte_cpu_to_be_16(sport);
+    udp->dst_port = rte_cpu_to_be_16(9);
+    udp->dgram_len = rte_cpu_to_be_16(26);
+    return f;
+}
+
+// Fresh mbufs holding the frames, as a port would receive them on port 0.
+template <typename Frames>
+std::vector<rte_mbuf *> received(rte_mempool *pool, const Frames &frames) {
+    std::vector<rte_mbuf *> pkts(frames.size());
+    EXPECT_EQ(rte_pktmbuf_alloc_bulk(pool, pkts.data(), unsigned(pkts.size())), 0);
+    for (size_t i = 0; i < pkts.size(); ++i) {
+        std::memcpy(rte_pktmbuf_append(pkts[i], uint16_t(frames[i].size())), frames[i].data(),
+                    frames[i].size());
+        pkts[i]->port = 0;
+    }
+    return pkts;
+}
+
 // The worker over this router: packets forwarded in several bursts before one flush, more
 // than a tx burst holds, are all transmitted by that flush (a full tx buffer is sent at once;
 // what is queued after it must still be pending for the flush).
@@ -785,36 +822,141 @@ TEST_F(Executor, WorkerSendsEveryQueuedPacketAtFlush) {
         ok(line);
     rte_ether_addr mac;
     ASSERT_EQ(rte_eth_macaddr_get(0, &mac), 0);
-    // 192.0.2.10 -> 198.18.1.1, UDP, 60 bytes, to port 0's MAC.
-    uint8_t frame[60] = {};
-    std::memcpy(frame, mac.addr_bytes, 6);
-    frame[6] = 0x02;
-    frame[12] = 0x08;
-    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(frame + 14);
-    ip->version_ihl = 0x45;
-    ip->total_length = rte_cpu_to_be_16(46);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = A("192.0.2.10").be().raw();
-    ip->dst_addr = A("198.18.1.1").be().raw();
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-
     worker &w = r_->worker_at(0);
     auto events = [&](event e) { return w.counters().events[size_t(e)].get(); };
     const uint64_t tx0 = events(event::tx_packets);
     constexpr uint16_t kBurst = 50, kBursts = 3;  // 150: two full tx bursts of 64 and 22 more
+    const std::vector frames(kBurst, udp_frame(mac, "198.18.1.1", 1024));
     for (int b = 0; b < kBursts; ++b) {
-        rte_mbuf *pkts[kBurst];
-        ASSERT_EQ(rte_pktmbuf_alloc_bulk(r_->pool(), pkts, kBurst), 0);
-        for (rte_mbuf *m : pkts) {
-            std::memcpy(rte_pktmbuf_append(m, sizeof frame), frame, sizeof frame);
-            m->port = 0;
-        }
-        w.process_burst(0, pkts, kBurst);
+        auto pkts = received(r_->pool(), frames);
+        w.process_burst(0, pkts.data(), kBurst);
     }
     w.flush();
     EXPECT_EQ(events(event::forwarded), kBurst * kBursts);
     EXPECT_EQ(events(event::tx_packets) - tx0, kBurst * kBursts);
+}
+
+// What a port transmits, copied by a tx callback before the null device frees it.
+class tx_capture {
+public:
+    explicit tx_capture(uint16_t port) : port_(port) {
+        cb_ = rte_eth_add_tx_callback(port, 0, record, this);
+    }
+    ~tx_capture() { rte_eth_remove_tx_callback(port_, 0, cb_); }
+    bool ok() const { return cb_ != nullptr; }
+    std::vector<std::vector<uint8_t>> frames;
+
+private:
+    static uint16_t record(uint16_t, uint16_t, rte_mbuf **pkts, uint16_t n, void *self) {
+        for (uint16_t i = 0; i < n; ++i) {
+            const auto *p = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+            static_cast<tx_capture *>(self)->frames.emplace_back(p, p + pkts[i]->data_len);
+        }
+        return n;
+    }
+    uint16_t port_;
+    const rte_eth_rxtx_callback *cb_;
+};
+
+// One burst whose packets go many ways: runs of packets to one next hop broken by packets
+// that are dropped, answered or handed to the slow path, and connected destinations (each its
+// own next hop). Every packet meets its own fate, and the forwarded ones leave in order with
+// the right next hop's MAC, the TTL decremented and a right checksum. The same again with a
+// binding in the table, which takes the translating path (to no binding of these packets).
+TEST_F(Executor, WorkerRoutesEachPacketOfAMixedBurst) {
+    for (const char *line : {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
+                             "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1",
+                             "neigh add 10.0.0.3 lladdr 02:00:00:00:00:03 port 1",
+                             "neigh add 10.0.0.5 lladdr 02:00:00:00:00:05 port 1",
+                             "route add 0.0.0.0/0 via 10.0.0.2",
+                             "route add 203.0.113.0/24 via 10.0.0.3",
+                             "route add 198.51.100.0/24 blackhole"})
+        ok(line);
+    rte_ether_addr in_mac, out_mac;
+    ASSERT_EQ(rte_eth_macaddr_get(0, &in_mac), 0);
+    ASSERT_EQ(rte_eth_macaddr_get(1, &out_mac), 0);
+    struct packet {
+        const char *dst;
+        uint8_t ttl;
+        uint8_t neighbor;  // the last byte of the next hop's MAC; 0: not transmitted
+    };
+    const packet burst[] = {
+        {"198.18.1.1", 64, 2},   {"203.0.113.9", 64, 3},   {"198.51.100.7", 64, 0},  // blackhole
+        {"203.0.113.10", 64, 3}, {"198.18.1.2", 1, 0},                               // TTL
+        {"198.18.1.3", 64, 2},   {"10.0.0.5", 64, 5},      {"10.0.0.6", 64, 0},  // unresolved
+        {"10.0.0.5", 64, 5},     {"192.0.2.1", 64, 0},                           // local
+        {"198.18.1.4", 2, 2},
+    };
+    constexpr size_t kN = std::size(burst);
+    std::vector<std::array<uint8_t, 60>> frames;
+    for (size_t i = 0; i < kN; ++i)
+        frames.push_back(udp_frame(in_mac, burst[i].dst, uint16_t(1000 + i), burst[i].ttl));
+
+    for (const bool with_binding : {false, true}) {
+        SCOPED_TRACE(with_binding ? "translating path" : "plain routing");
+        if (with_binding) ok("nat add 172.16.0.1 to 172.16.1.1");
+        worker &w = r_->worker_at(0);
+        counter_totals before;
+        before.accumulate(w.counters());
+        tx_capture tx(1);
+        ASSERT_TRUE(tx.ok());
+        auto pkts = received(r_->pool(), frames);
+        w.process_burst(0, pkts.data(), uint16_t(kN));
+        w.flush();
+        counter_totals after;
+        after.accumulate(w.counters());
+        const counter_totals d = after - before;
+
+        std::vector<size_t> sent;
+        for (size_t i = 0; i < kN; ++i)
+            if (burst[i].neighbor) sent.push_back(i);
+        ASSERT_EQ(tx.frames.size(), sent.size());
+        for (size_t k = 0; k < sent.size(); ++k) {
+            const packet &p = burst[sent[k]];
+            const std::vector<uint8_t> &f = tx.frames[k];
+            SCOPED_TRACE(p.dst);
+            ASSERT_EQ(f.size(), 60u);
+            const uint8_t want_dmac[6] = {2, 0, 0, 0, 0, p.neighbor};
+            EXPECT_EQ(std::memcmp(f.data(), want_dmac, 6), 0);
+            EXPECT_EQ(std::memcmp(f.data() + 6, out_mac.addr_bytes, 6), 0);
+            const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(f.data() + 14);
+            EXPECT_EQ(ip->dst_addr, A(p.dst).be().raw());
+            EXPECT_EQ(ip->time_to_live, p.ttl - 1);
+            EXPECT_EQ(rte_ipv4_cksum(ip), 0) << "the header sums wrong";
+            const auto *udp = reinterpret_cast<const rte_udp_hdr *>(ip + 1);
+            EXPECT_EQ(rte_be_to_cpu_16(udp->src_port), 1000 + sent[k]) << "out of order";
+        }
+        EXPECT_EQ(d.event_count(event::forwarded), sent.size());
+        EXPECT_EQ(d.drop_count(drop_reason::blackhole), 1u);
+        EXPECT_EQ(d.drop_count(drop_reason::ttl_exceeded), 1u);
+        // The ICMP error request, the unresolved neighbor and the local packet.
+        EXPECT_EQ(d.event_count(event::punted), 3u);
+    }
+
+    // Without a default route, a burst that starts with a packet to nowhere.
+    ok("route del 0.0.0.0/0");
+    for (const bool with_binding : {true, false}) {
+        SCOPED_TRACE(with_binding ? "translating path" : "plain routing");
+        if (!with_binding) ok("nat del 172.16.0.1");
+        worker &w = r_->worker_at(0);
+        counter_totals before;
+        before.accumulate(w.counters());
+        tx_capture tx(1);
+        ASSERT_TRUE(tx.ok());
+        const std::array frames2 = {udp_frame(in_mac, "198.18.1.1", 1),
+                                    udp_frame(in_mac, "203.0.113.9", 2),
+                                    udp_frame(in_mac, "198.18.1.2", 3)};
+        auto pkts = received(r_->pool(), frames2);
+        w.process_burst(0, pkts.data(), uint16_t(pkts.size()));
+        w.flush();
+        counter_totals after;
+        after.accumulate(w.counters());
+        const counter_totals d = after - before;
+        EXPECT_EQ(d.drop_count(drop_reason::no_route), 2u);
+        EXPECT_EQ(d.event_count(event::forwarded), 1u);
+        ASSERT_EQ(tx.frames.size(), 1u);
+        EXPECT_EQ(tx.frames[0][5], 3) << "not to 10.0.0.3's MAC";
+    }
 }
 
 }  // namespace
