@@ -116,7 +116,7 @@ void nat_table::prepare_set(const binding &b, unsigned step) const {
     if (step == 0) {
         index_.prefetch(b.home.host());
         const uint32_t bucket = index_.prefetch(b.care_of.host());
-        for (unsigned w = 0; w < workers_; ++w) __builtin_prefetch(&counters(w, bucket), 1, 3);
+        for (unsigned w = 0; w < workers_; ++w) prefetch_counters(int(w), bucket);
         return;
     }
     const view old = lookup(b.home.host());
