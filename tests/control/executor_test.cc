@@ -16,6 +16,7 @@
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -842,7 +843,11 @@ public:
     explicit tx_capture(uint16_t port) : port_(port) {
         cb_ = rte_eth_add_tx_callback(port, 0, record, this);
     }
-    ~tx_capture() { rte_eth_remove_tx_callback(port_, 0, cb_); }
+    // A removed callback is the caller's to free (rte_ethdev.h); no other thread transmits.
+    ~tx_capture() {
+        if (cb_ && rte_eth_remove_tx_callback(port_, 0, cb_) == 0)
+            rte_free(const_cast<rte_eth_rxtx_callback *>(cb_));
+    }
     bool ok() const { return cb_ != nullptr; }
     std::vector<std::vector<uint8_t>> frames;
 
