@@ -1,6 +1,7 @@
 // A worker: one run-to-completion loop on one lcore. Per burst: classify, check, route, and
-// rewrite every packet, deciding its fate into arrays; then transmit grouped by port. Rare
-// packets go to the slow path (punt.h); nothing here allocates, locks, throws or logs.
+// rewrite every packet (plain routing in one pass; with bindings, fates decided into arrays
+// first, around the bulk table lookups); then transmit grouped by port. Rare packets go to
+// the slow path (punt.h); nothing here allocates, locks, throws or logs.
 #pragma once
 
 #include <cstdint>
