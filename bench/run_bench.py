@@ -1265,8 +1265,8 @@ class Bench:
             w("`nat_table/*_churned`: the same lookups on a second table of the same bindings after "
               "2 rebindings per key (a table that has lived through migrations: keys displaced from "
               "a full bucket stay displaced, ~15% of them against 5% in a fresh table); `× rte_hash` "
-              "against rte_hash's fresh table. Their hits are home addresses, which rebinding never "
-              "moves (only care-of keys churn).\n")
+              "against rte_hash's fresh table. Their hits are home addresses, which rebinding "
+              "never moves (only care-of keys churn).\n")
             w("`nat_table/update_with_reader`: M updates/s by one writer (`nat_table::set`, RCU "
               "reclamation included) on the churned table while a reader thread looks up without "
               "pause; `reader` is that reader's lookup rate as a fraction of "

@@ -292,7 +292,8 @@ void worker::translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *
     uint32_t lpm_keys[kMaxBurst];
     for (uint16_t j = 0; j < n; ++j) {
         const nat_table::view &b = by_dst[j];
-        lpm_keys[j] = b && b.kind == binding_kind::forward && b.home == dsts[j] ? b.care_of : dsts[j];
+        lpm_keys[j] =
+            b && b.kind == binding_kind::forward && b.home == dsts[j] ? b.care_of : dsts[j];
     }
     r_.routes().lookup_bulk(lpm_keys, hops, n);
 
