@@ -194,18 +194,13 @@ public:
     }
 
     // Hashes and prefetches one key's home bucket, its tag word and (writer side) its held
-    // mask: what an insert, change or erase of the key touches; pairs with lookup_prefetched.
-    // Returns the bucket.
+    // mask: what an insert, change or erase of the key touches. Returns the bucket.
     uint32_t prefetch(uint32_t key) const {
         const uint32_t b = home_bucket(key);
         rte_prefetch0(&at(b));
         rte_prefetch0(&tags_[b]);
         rte_prefetch0(&held_->mask[b]);
         return b;
-    }
-    bool lookup_prefetched(uint32_t home, uint32_t key, uint64_t &value,
-                           uint32_t *pos = nullptr) const {
-        return probe_from(home, key, value, pos);
     }
 
     // ---- the writer (one thread at a time) ----

@@ -152,8 +152,6 @@ TEST_F(LockfreeHash, KeyZeroNeverFound) {
     uint32_t keys[2] = {0, 7};
     uint64_t values[2];
     EXPECT_EQ(h.lookup_bulk(keys, 2, values), 0u);
-    uint32_t home = h.prefetch(0);
-    EXPECT_FALSE(h.lookup_prefetched(home, 0, v));
 }
 
 // Keys map onto buckets by multiplying the hash, so any bucket count works: every bucket,
@@ -436,7 +434,7 @@ TEST_F(LockfreeHash, RandomOperationsMatchModel) {
     EXPECT_GT(model.size(), 100u);
 }
 
-TEST_F(LockfreeHash, BulkAndPrefetchedLookupsAgreeWithLookup) {
+TEST_F(LockfreeHash, BulkLookupsAgreeWithLookup) {
     lockfree_hash h;
     ASSERT_TRUE(h.init(3000, rcu_));
     std::mt19937 rng(73);
@@ -472,15 +470,7 @@ TEST_F(LockfreeHash, BulkAndPrefetchedLookupsAgreeWithLookup) {
                 ASSERT_EQ(values[i], v);
                 ASSERT_EQ(pos[i], p);
             }
-            uint32_t home = h.prefetch(keys[i]);
-            ASSERT_EQ(home, h.home_bucket(keys[i]));
-            uint64_t pv = 0;
-            uint32_t pp = 0;
-            ASSERT_EQ(h.lookup_prefetched(home, keys[i], pv, &pp), found);
-            if (found) {
-                ASSERT_EQ(pv, v);
-                ASSERT_EQ(pp, p);
-            }
+            ASSERT_EQ(h.prefetch(keys[i]), h.home_bucket(keys[i]));
         }
     }
     // All 64 present: every bit set.
@@ -593,9 +583,6 @@ TEST_F(LockfreeHash, ValuesUseAll64Bits) {
         uint64_t v = 0;
         ASSERT_TRUE(h.lookup(k, v));
         EXPECT_EQ(v, want) << k;
-        uint64_t pv = 0;
-        ASSERT_TRUE(h.lookup_prefetched(h.prefetch(k), k, pv));
-        EXPECT_EQ(pv, want) << k;
     }
     uint32_t keys[64];
     uint64_t values[64];
@@ -625,9 +612,9 @@ TEST_F(LockfreeHash, ValuesUseAll64Bits) {
     EXPECT_EQ(old, ~uint64_t(0));
 }
 
-// An entry's position is the same whichever way it is learnt (upsert, lookup, bulk lookup,
-// prefetched lookup), lies on the key's probe sequence, belongs to one key only, and does not
-// change while the key lives: not when its value is replaced, not when other keys come and go.
+// An entry's position is the same whichever way it is learnt (upsert, lookup, bulk lookup),
+// lies on the key's probe sequence, belongs to one key only, and does not change while the
+// key lives: not when its value is replaced, not when other keys come and go.
 TEST_F(LockfreeHash, PositionsAgreeAndStayStable) {
     lockfree_hash h;
     ASSERT_TRUE(h.init(1000, rcu_));
@@ -654,9 +641,6 @@ TEST_F(LockfreeHash, PositionsAgreeAndStayStable) {
             uint64_t v;
             uint32_t p = ~0u;
             ASSERT_TRUE(h.lookup(k, v, &p)) << when;
-            ASSERT_EQ(p, pos) << when << " key " << k;
-            p = ~0u;
-            ASSERT_TRUE(h.lookup_prefetched(h.prefetch(k), k, v, &p));
             ASSERT_EQ(p, pos) << when << " key " << k;
         }
         std::vector<uint32_t> ks;
