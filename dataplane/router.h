@@ -44,8 +44,8 @@ struct own_address_set {
 struct router_config {
     uint16_t burst = 32;            // rx burst size (at most kMaxBurst)
     uint32_t idle_polls = 256;      // empty polls before a worker starts to sleep
-    // Longest sleep of an idle worker; 0 = busy-poll always. 500 us: ~5% of a core when
-    // idle, +0.34 ms RTT through an idle router (bench/RESULTS.md, case e).
+    // Longest sleep of an idle worker; 0 = busy-poll always. 500 us: 2-3% of a core when
+    // idle, +0.3 ms RTT through an idle router (bench/RESULTS.md, case e, on two machines).
     uint32_t idle_sleep_us = 500;
     uint32_t mbufs = 16383;
     uint32_t max_routes = 65536;
