@@ -16,7 +16,9 @@ untouched), then running `sswctl migrate`.
 
 import json
 import os
+import select
 import subprocess
+import time
 
 from .hosts import arping  # noqa: F401  (re-exported for tests)
 from .netns import Topology, run
@@ -144,12 +146,30 @@ class Testbed:
         return self.orchestrate("where", vm)
 
     # -- captures --
-    def capture(self, ns, ifname, name):
-        """Starts tcpdump on ns/ifname (IPv4 only); returns a handle for read_capture."""
+    def capture(self, ns, ifname, name, timeout=10.0):
+        """Starts tcpdump on ns/ifname (IPv4 only) and returns once it captures (a handle for
+        read_capture). Traffic sent before tcpdump says it is listening is not captured, and
+        on a loaded machine that takes more than a second. --immediate-mode: without it,
+        libpcap hands packets over a block at a time, after up to a second, and tcpdump
+        stopped before that writes none of the block (measured: "3 packets received by
+        filter", "0 packets captured")."""
         path = os.path.join(self.dir, f"{name}.pcap")
-        proc = ns.popen(["tcpdump", "-i", ifname, "-n", "-U", "-w", path, "ip"],
-                        stderr=subprocess.DEVNULL)
-        return proc, path
+        proc = ns.popen(["tcpdump", "-i", ifname, "-n", "--immediate-mode", "-U", "-w", path,
+                         "ip"], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout
+        said = []
+        while True:
+            left = deadline - time.monotonic()
+            ready = select.select([proc.stderr], [], [], max(0.0, left))[0] if left > 0 else []
+            line = proc.stderr.readline() if ready else ""
+            if "listening on" in line:
+                return proc, path
+            said.append(line.strip())
+            if not ready or not line:  # timed out, or tcpdump exited
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"tcpdump on {ifname} did not start capturing within "
+                                   f"{timeout:.0f} s: {' '.join(x for x in said if x)}")
 
     def close(self):
         self.topo.close()
