@@ -154,22 +154,23 @@ class Testbed:
         stopped before that writes none of the block (measured: "3 packets received by
         filter", "0 packets captured")."""
         path = os.path.join(self.dir, f"{name}.pcap")
+        # Unbuffered bytes: select() sees what tcpdump wrote, none of it hidden in a buffer.
         proc = ns.popen(["tcpdump", "-i", ifname, "-n", "--immediate-mode", "-U", "-w", path,
-                         "ip"], stderr=subprocess.PIPE, text=True)
+                         "ip"], stderr=subprocess.PIPE, bufsize=0)
+        fd = proc.stderr.fileno()
         deadline = time.monotonic() + timeout
-        said = []
-        while True:
+        said = b""
+        while b"listening on" not in said:
             left = deadline - time.monotonic()
-            ready = select.select([proc.stderr], [], [], max(0.0, left))[0] if left > 0 else []
-            line = proc.stderr.readline() if ready else ""
-            if "listening on" in line:
-                return proc, path
-            said.append(line.strip())
-            if not ready or not line:  # timed out, or tcpdump exited
+            chunk = os.read(fd, 4096) if left > 0 and select.select([fd], [], [], left)[0] else b""
+            if not chunk:  # timed out, or tcpdump exited
                 proc.kill()
                 proc.wait()
-                raise RuntimeError(f"tcpdump on {ifname} did not start capturing within "
-                                   f"{timeout:.0f} s: {' '.join(x for x in said if x)}")
+                raise RuntimeError(f"tcpdump on {ifname} did not start capturing (it exited, "
+                                   f"or said nothing of it for {timeout:.0f} s): "
+                                   f"{said.decode(errors='replace').strip()}")
+            said += chunk
+        return proc, path
 
     def close(self):
         self.topo.close()
