@@ -454,6 +454,7 @@ class Bench:
         # ssw-router with per-stage cycle counters (-Dstage_cycles=true), for case stages.
         self.stage_build = Path(str(self.build) + "-stages")
         self.stage_router = self.stage_build / "control" / "ssw-router"
+        self.buildtype = "?"  # meson's, once build_all has looked
         self.l3fwd = None
         self.tsc_hz = read_cpu_mhz() * 1e6
         self.results = []  # rows: dict(case, variant, samples=[...], ...)
@@ -491,7 +492,6 @@ class Bench:
             if not exe.exists():
                 raise BenchError(f"{exe} is missing (build it, or drop --no-build)")
         r = run(["meson", "introspect", "--buildoptions", str(self.build)], timeout=60, check=False)
-        self.buildtype = "?"
         try:
             for o in json.loads(r.stdout):
                 if o["name"] == "buildtype":
@@ -1549,6 +1549,7 @@ def main(argv):
     atexit.register(lab.cleanup)
     info = machine_info()
     failures = []
+    interrupted = False
     try:
         bench.build_all(a.cases)
         log(f"build {bench.build} ({bench.buildtype}); workdir {workdir}; TSC {bench.tsc_hz / 1e6:.3f} MHz")
@@ -1566,6 +1567,7 @@ def main(argv):
     except KeyboardInterrupt as e:
         failures.append(f"interrupted ({e})")
         log("interrupted: cleaning up")
+        interrupted = True
     except BenchError as e:
         failures.append(str(e))
         log(f"FAILED: {e}")
@@ -1576,7 +1578,9 @@ def main(argv):
         bench.notes.append("FAILED: " + f.splitlines()[0])
     report = bench.render(info, ["sudo", "/usr/bin/python3", "bench/run_bench.py", *argv])
     print("\n" + report)
-    if a.results:
+    if a.results and interrupted:
+        log(f"interrupted: {a.results} left as it was")
+    elif a.results:
         Path(a.results).write_text(report + "\n")
         log(f"wrote {a.results}")
     if a.json:
