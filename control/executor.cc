@@ -62,9 +62,6 @@ void executor::transaction::commit(const nat_table &nat) {
 }
 
 executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
-    // Sized once: a table of a million bindings must not rehash in the middle of a batch.
-    model_.bindings.reserve(r.nat().capacity());
-    model_.owner.reserve(size_t(r.nat().capacity()) * 2);
     model_.addresses.resize(r.port_count());
     model_.ports.resize(r.port_count());
     for (uint16_t p = 0; p < r.port_count(); ++p)
@@ -755,8 +752,13 @@ json executor::show_neigh() const {
 
 json executor::show_nat(const std::optional<ip4_addr> &only) const {
     std::vector<const binding_entry *> list;
-    for (const auto &[m, e] : model_.bindings)
-        if (!only || only->host() == m) list.push_back(&e);
+    if (only) {
+        if (auto it = model_.bindings.find(only->host()); it != model_.bindings.end())
+            list.push_back(&it->second);
+    } else {
+        list.reserve(model_.bindings.size());
+        for (const auto &[m, e] : model_.bindings) list.push_back(&e);
+    }
     std::sort(list.begin(), list.end(),
               [](const binding_entry *a, const binding_entry *b) { return a->b.home < b->b.home; });
     const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
+#include "control/flat_map.h"
 #include "dataplane/nat_table.h"
 #include "dataplane/net_types.h"
 #include "dataplane/proxy_arp.h"
@@ -40,9 +40,9 @@ struct control_model {
     std::vector<std::vector<interface_address>> addresses;  // per port
     std::map<ip4_prefix, route_entry> routes;
     std::map<ip4_addr, std::pair<mac_addr, uint16_t>> static_neighbors;
-    std::unordered_map<uint32_t, binding_entry> bindings;  // by home address
-    std::unordered_map<uint32_t, uint32_t> owner;          // M and M* -> M
-    std::unordered_map<uint32_t, uint64_t> deleted_epoch;  // M -> epoch its binding was deleted at
+    flat_map<binding_entry> bindings;  // by home address
+    flat_map<uint32_t> owner;          // M and M* -> M
+    flat_map<uint64_t> deleted_epoch;  // M -> epoch its binding was deleted at
     proxy_arp_table proxy;
     std::vector<port_settings> ports;
 

@@ -83,7 +83,8 @@ po::options_description describe(options &o) {
         ("icmp-rate", po::value(&rc.icmp_rate)->value_name("N")->default_value(rc.icmp_rate),
             "ICMP errors per second (shared by the workers; the slow path has its own)")
         ("nat-capacity", po::value(&rc.nat_capacity)->value_name("N")->default_value(rc.nat_capacity),
-            "binding table capacity (a /8 is 16777216; ~100 bytes per binding)")
+            "binding table capacity (a /8 is 16777216): ~100 bytes of DPDK memory per "
+            "binding of capacity, and ~100 bytes of heap per binding held")
         ("proxy-arp-rate", po::value(&rc.proxy_arp_rate)->value_name("N")->default_value(rc.proxy_arp_rate),
             "proxy-ARP replies per second per port")
         ("max-clients", po::value(&o.limits.max_clients)->value_name("N")->default_value(o.limits.max_clients),
