@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +26,9 @@ namespace {
 
 // The reply to a line queued in a batch: the same every time, so not built each time.
 const std::string kQueued = "{\"ok\":true}";
+
+// Batches at least this long give their memory back to the system when done (malloc_trim).
+constexpr size_t kTrimAfterCommands = 65536;
 
 bool make_address(const std::string &path, sockaddr_un &addr, std::string &error) {
     std::memset(&addr, 0, sizeof addr);
@@ -219,7 +223,15 @@ std::string control_server::handle_line(client &c, std::string_view line, execut
             c.batch.clear();
             if (c.batch_refused)
                 return reply::failure("the batch has refused commands; nothing applied").to_json().dump();
-            return ex.execute_batch(cmds).to_json().dump();
+            std::string out = ex.execute_batch(cmds).to_json().dump();
+            // A large batch's commands and undo and publish steps (a few hundred bytes per
+            // command) are free now, but malloc keeps them (they lie between the model's
+            // tables, which grew meanwhile): hand them back to the system.
+            const bool large = cmds.size() >= kTrimAfterCommands;
+            std::vector<command>().swap(cmds);
+            std::vector<command>().swap(c.batch);
+            if (large) malloc_trim(0);
+            return out;
         }
     }
     return {};
