@@ -107,35 +107,57 @@ std::optional<nlohmann::ordered_json> control_client::call(const std::string &co
 
 std::optional<std::vector<nlohmann::ordered_json>> control_client::call_many(
     const std::vector<std::string> &commands, std::string &error, int timeout_ms) {
-    // Replies are read while sending, so neither side's buffers fill up and stall.
     std::vector<nlohmann::ordered_json> replies;
     replies.reserve(commands.size());
-    std::string chunk;
-    for (size_t i = 0; i < commands.size(); ++i) {
-        chunk += commands[i];
-        chunk += '\n';
-        if (chunk.size() >= 65536 || i + 1 == commands.size()) {
-            if (!send_all(chunk, error)) {
-                if (auto r = refusal_after_failed_send()) error = r->value("error", error);
-                return std::nullopt;
-            }
-            chunk.clear();
-            // Drain whatever replies have arrived, without waiting.
-            for (;;) {
-                pollfd p{fd_, POLLIN, 0};
-                if (buf_.find('\n', pos_) == std::string::npos && poll(&p, 1, 0) <= 0) break;
-                auto r = read_reply(error, timeout_ms);
-                if (!r) return std::nullopt;
-                replies.push_back(std::move(*r));
-            }
+    size_t i = 0;
+    const bool ok = call_stream(
+        [&](std::string &line) {
+            if (i == commands.size()) return false;
+            line = commands[i++];
+            return true;
+        },
+        [&](size_t, nlohmann::ordered_json &&r) { replies.push_back(std::move(r)); }, error,
+        timeout_ms);
+    if (!ok) return std::nullopt;
+    return replies;
+}
+
+bool control_client::call_stream(
+    const std::function<bool(std::string &)> &next,
+    const std::function<void(size_t, nlohmann::ordered_json &&)> &on_reply, std::string &error,
+    int timeout_ms) {
+    // Replies are read while sending, so neither side's buffers fill up and stall.
+    size_t sent = 0, answered = 0;
+    std::string chunk, line;
+    bool more = true;
+    while (more) {
+        more = next(line);
+        if (more) {
+            chunk += line;
+            chunk += '\n';
+            ++sent;
+        }
+        if (chunk.size() < 65536 && more) continue;
+        if (!chunk.empty() && !send_all(chunk, error)) {
+            if (auto r = refusal_after_failed_send()) error = r->value("error", error);
+            return false;
+        }
+        chunk.clear();
+        // Take whatever replies have arrived, without waiting.
+        for (;;) {
+            pollfd p{fd_, POLLIN, 0};
+            if (buf_.find('\n', pos_) == std::string::npos && poll(&p, 1, 0) <= 0) break;
+            auto r = read_reply(error, timeout_ms);
+            if (!r) return false;
+            on_reply(answered++, std::move(*r));
         }
     }
-    while (replies.size() < commands.size()) {
+    while (answered < sent) {
         auto r = read_reply(error, timeout_ms);
-        if (!r) return std::nullopt;
-        replies.push_back(std::move(*r));
+        if (!r) return false;
+        on_reply(answered++, std::move(*r));
     }
-    return replies;
+    return true;
 }
 
 }  // namespace ssw

@@ -1,6 +1,7 @@
 // A client of a router's control socket: one command line out, one JSON reply line back.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,13 @@ public:
     std::optional<std::vector<nlohmann::ordered_json>> call_many(const std::vector<std::string> &commands,
                                                                   std::string &error,
                                                                   int timeout_ms = 60000);
+    // call_many without holding the commands or the replies: next(line) yields the commands
+    // one by one (false: no more), on_reply(i, reply) gets the reply to the i-th as it
+    // arrives, in order. Memory stays bounded however long the stream (a /8 of bindings is
+    // 16M lines). False on a connection error.
+    bool call_stream(const std::function<bool(std::string &)> &next,
+                     const std::function<void(size_t, nlohmann::ordered_json &&)> &on_reply,
+                     std::string &error, int timeout_ms = 60000);
 
 private:
     bool send_all(const std::string &data, std::string &error);

@@ -1,7 +1,12 @@
 // sswctl: the command-line client of ssw-router's control socket.
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -150,6 +155,69 @@ bool show(const nlohmann::ordered_json &rep, bool as_json, const std::string &wh
     return ok;
 }
 
+// `batch FILE`: the file's commands between `batch begin` and `batch commit`, streamed (a /8
+// of bindings is 16M lines: neither the lines nor their replies are held). A line refused
+// while queueing names itself; else the commit's verdict stands. A file that cannot be read
+// to its end aborts the batch.
+int send_batch(control_client &client, const std::string &path, std::ifstream &in, bool as_json) {
+    // Line numbers of the lines sent and not answered yet (0: begin, commit or abort).
+    std::deque<unsigned> pending;
+    unsigned line_no = 0;
+    enum class stage { begin, lines, end, done } at = stage::begin;
+    bool read_failed = false;
+    auto next = [&](std::string &out) {
+        switch (at) {
+            case stage::begin:
+                at = stage::lines;
+                out = "batch begin";
+                pending.push_back(0);
+                return true;
+            case stage::lines:
+                while (std::getline(in, out)) {
+                    ++line_no;
+                    if (is_blank_or_comment(out)) continue;
+                    pending.push_back(line_no);
+                    return true;
+                }
+                at = stage::end;
+                [[fallthrough]];
+            case stage::end:
+                at = stage::done;
+                read_failed = in.bad();
+                out = read_failed ? "batch abort" : "batch commit";
+                pending.push_back(0);
+                return true;
+            case stage::done:
+                break;
+        }
+        return false;
+    };
+    std::optional<nlohmann::ordered_json> refused, verdict;
+    unsigned refused_line = 0;
+    auto on_reply = [&](size_t, nlohmann::ordered_json &&r) {
+        const unsigned line = pending.front();
+        pending.pop_front();
+        if (line == 0) {
+            verdict = std::move(r);  // the last one is the commit's
+        } else if (!refused && !r.value("ok", false)) {
+            refused = std::move(r);
+            refused_line = line;
+        }
+    };
+    std::string error;
+    if (!client.call_stream(next, on_reply, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    if (read_failed) {
+        std::cerr << "sswctl: error reading " << path << " at line " << line_no + 1
+                  << "; nothing applied\n";
+        return 2;
+    }
+    if (refused) return show(*refused, as_json, fmt::format("{}:{}", path, refused_line)) ? 0 : 1;
+    return show(*verdict, as_json, path) ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -227,10 +295,11 @@ int main(int argc, char **argv) {
     }
 
     const bool batch = file.empty() && words.size() == 2 && words[0] == "batch";
+    std::ifstream batch_file;
     if (batch) {
-        std::string error;
-        if (!read_command_file(words[1], commands, error)) {
-            std::cerr << "sswctl: " << error << "\n";
+        batch_file.open(words[1]);
+        if (!batch_file) {
+            std::cerr << "sswctl: cannot read " << words[1] << ": " << strerror(errno) << "\n";
             return 2;
         }
     }
@@ -241,20 +310,7 @@ int main(int argc, char **argv) {
         std::cerr << "sswctl: " << error << "\n";
         return 2;
     }
-    if (batch) {
-        std::vector<std::string> lines{"batch begin"};
-        for (const auto &cl : commands) lines.push_back(cl.text);
-        lines.push_back("batch commit");
-        auto replies = client.call_many(lines, error);
-        if (!replies) {
-            std::cerr << "sswctl: " << error << "\n";
-            return 2;
-        }
-        // A line refused while queueing names itself; else the commit's verdict stands.
-        for (size_t i = 1; i + 1 < replies->size(); ++i)
-            if (!(*replies)[i].value("ok", false)) return show((*replies)[i], as_json, commands[i - 1].where()) ? 0 : 1;
-        return show(replies->back(), as_json, words[1]) ? 0 : 1;
-    }
+    if (batch) return send_batch(client, words[1], batch_file, as_json);
     for (const auto &cl : commands) {
         auto rep = client.call(cl.text, error);
         if (!rep) {

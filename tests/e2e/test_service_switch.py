@@ -241,6 +241,14 @@ class ServiceSwitchTest(unittest.TestCase):
         self.assertIn("nothing applied", res.stderr)
         self.assertEqual(self.router.ctl("show nat"), before)
         self.assertEqual(self.router.ctl("show proxy-arp"), [{"port": 2, "prefix": "192.168.11.0/24"}])
+        # A line the router cannot parse is refused as it is queued: named by file and line.
+        with open(bad, "w") as f:
+            f.write("nat add 192.168.11.60 to 10.0.0.60\n\n# a comment\nnat frobnicate\n"
+                    "nat add 192.168.11.61 to 10.0.0.61\n")
+        res = self.router.sswctl("batch", bad)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(f"{bad}:4: ", res.stderr)
+        self.assertEqual(self.router.ctl("show nat"), before)
         with open(bad, "w") as f:
             f.write("nat add 192.168.11.60 to 10.0.0.60\n# a comment\n"
                     "nat add 192.168.11.61 to 10.0.0.61\nnat del 192.168.11.60\n")
