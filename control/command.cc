@@ -275,7 +275,11 @@ cmd_show parse_show(word_cursor &c) {
         cmd.item = cmd_show::what::stats;
     else if (what == "nat") {
         cmd.item = cmd_show::what::nat;
-        if (!c.at_end()) cmd.filter = c.address("home address");
+        if (!c.at_end() && c.peek() != "after" && c.peek() != "limit")
+            cmd.filter = c.prefix("home address or prefix");
+        if (c.accept("after")) cmd.after = c.address("home address to continue after");
+        if (c.accept("limit"))
+            cmd.limit = c.number("limit", 1, cmd_show::kShowNatMaxLimit);
     } else if (what == "proxy-arp")
         cmd.item = cmd_show::what::proxy_arp;
     else
@@ -415,7 +419,16 @@ struct formatter {
             case cmd_show::what::routes: return "show routes";
             case cmd_show::what::neigh: return "show neigh";
             case cmd_show::what::stats: return "show stats";
-            case cmd_show::what::nat: return c.filter ? "show nat " + c.filter->to_string() : "show nat";
+            case cmd_show::what::nat: {
+                std::string out = "show nat";
+                if (c.filter) {
+                    out += ' ';
+                    out += c.filter->len == 32 ? c.filter->addr.to_string() : c.filter->to_string();
+                }
+                if (c.after) out += fmt::format(" after {}", c.after->to_string());
+                if (c.limit) out += fmt::format(" limit {}", c.limit);
+                return out;
+            }
             case cmd_show::what::proxy_arp: return "show proxy-arp";
         }
         return {};
@@ -457,7 +470,11 @@ const std::vector<std::string> &command_summary() {
         "                                      gratuitous ARP for what the router answers for",
         "batch begin|commit|abort              commands between begin and commit apply",
         "                                      all together or not at all",
-        "show ports|addresses|routes|neigh|stats|nat [M]|proxy-arp",
+        "show ports|addresses|routes|neigh|stats|proxy-arp",
+        "show nat [M|PREFIX] [after M] [limit N]",
+        "                                      bindings by home address, N at a time (default",
+        fmt::format("                                      {}; the reply names the next page)",
+                    cmd_show::kShowNatLimit),
         "stats reset                           restart counters from zero",
         "help                                  this list",
     };

@@ -72,7 +72,12 @@ struct cmd_announce {
 struct cmd_show {
     enum class what { ports, addresses, routes, neigh, stats, nat, proxy_arp };
     what item = what::ports;
-    std::optional<ip4_addr> filter;  // show nat M
+    // show nat [PREFIX] [after M] [limit N]: the bindings whose home address is in PREFIX (an
+    // address is a /32), from the first after M, at most N (default kShowNatLimit).
+    std::optional<ip4_prefix> filter;
+    std::optional<ip4_addr> after;
+    uint32_t limit = 0;  // 0: the default
+    static constexpr uint32_t kShowNatLimit = 10000, kShowNatMaxLimit = 100000;
 };
 
 struct cmd_stats_reset {};

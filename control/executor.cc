@@ -34,6 +34,7 @@ json reply::to_json() const {
     j["ok"] = ok;
     if (!ok) j["error"] = error;
     if (!data.is_null()) j["data"] = data;
+    if (!next.empty()) j["next"] = next;
     return j;
 }
 
@@ -463,7 +464,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
             // With an epoch, a delete means "absent as of epoch E" (a withdrawal): nothing to
             // remove, but a later add older than E must still be refused.
             if (!c.epoch) return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
-            if (*c.epoch == held) return reply{true, {}, json{{"changed", false}}};
+            if (*c.epoch == held) return reply::success(json{{"changed", false}});
             std::optional<uint64_t> before_deleted;
             if (deleted) before_deleted = held;
             model_.deleted_epoch[m] = *c.epoch;
@@ -473,7 +474,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
                 else
                     model_.deleted_epoch.erase(m);
             });
-            return reply{true, {}, json{{"changed", false}}};
+            return reply::success(json{{"changed", false}});
         }
         const binding_entry before = it->second;
         const uint64_t epoch = c.epoch.value_or(held);
@@ -507,7 +508,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     if (b.is_local() && !r_.valid_port(c.port))
         return reply::failure(fmt::format("port {} does not exist", c.port));
     if (c.epoch && *c.epoch == held) {
-        if (exists && it->second.b == b) return reply{true, {}, json{{"changed", false}}};
+        if (exists && it->second.b == b) return reply::success(json{{"changed", false}});
         return reply::failure(fmt::format("epoch {} of {} already {}", held, c.home.to_string(),
                                           deleted ? "deleted it" : "holds a different binding"));
     }
@@ -551,7 +552,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         if (!r_.nat().set(b, error))
             SSW_LOG(ERR, "binding of {} not installed: {}", b.home.to_string(), error);
     });
-    return reply{true, {}, json{{"changed", true}, {"epoch", epoch}}};
+    return reply::success(json{{"changed", true}, {"epoch", epoch}});
 }
 
 // ---- proxy-ARP and announcements ----
@@ -599,7 +600,7 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
         return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}, "
                                           "nor knows a host of it there", c.prefix.to_string(), c.port));
     t.publish.push_back([this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
-    return reply{true, {}, json{{"addresses", n}, {"frames", n * c.count}}};
+    return reply::success(json{{"addresses", n}, {"frames", n * c.count}});
 }
 
 // ---- snapshot ----
@@ -663,7 +664,7 @@ reply executor::show(const cmd_show &c) const {
         case cmd_show::what::routes: r.data = show_routes(); break;
         case cmd_show::what::neigh: r.data = show_neigh(); break;
         case cmd_show::what::stats: r.data = show_stats(); break;
-        case cmd_show::what::nat: r.data = show_nat(c.filter); break;
+        case cmd_show::what::nat: r.data = show_nat(c, r.next); break;
         case cmd_show::what::proxy_arp: r.data = show_proxy_arp(); break;
     }
     return r;
@@ -750,17 +751,42 @@ json executor::show_neigh() const {
     return rows;
 }
 
-json executor::show_nat(const std::optional<ip4_addr> &only) const {
-    std::vector<const binding_entry *> list;
-    if (only) {
-        if (auto it = model_.bindings.find(only->host()); it != model_.bindings.end())
-            list.push_back(&it->second);
+// A page of bindings in home-address order: the first `limit` of those in the filter and
+// after `after`, kept in a bounded heap while the table is scanned, so that listing a /8 of
+// bindings costs memory for one page, not for the table. When more remain, `next` is the
+// command that lists them.
+json executor::show_nat(const cmd_show &c, std::string &next) const {
+    const uint32_t limit = c.limit ? c.limit : cmd_show::kShowNatLimit;
+    const auto by_home = [](const binding_entry *a, const binding_entry *b) {
+        return a->b.home < b->b.home;
+    };
+    std::vector<const binding_entry *> list;  // a max-heap of at most limit + 1
+    list.reserve(std::min<size_t>(limit + 1, model_.bindings.size()));
+    const auto consider = [&](const binding_entry &e) {
+        if (c.after && !(*c.after < e.b.home)) return;
+        if (list.size() <= limit) {
+            list.push_back(&e);
+            std::push_heap(list.begin(), list.end(), by_home);
+        } else if (by_home(&e, list.front())) {
+            std::pop_heap(list.begin(), list.end(), by_home);
+            list.back() = &e;
+            std::push_heap(list.begin(), list.end(), by_home);
+        }
+    };
+    if (c.filter && c.filter->len == 32) {
+        if (auto it = model_.bindings.find(c.filter->addr.host()); it != model_.bindings.end())
+            consider(it->second);
     } else {
-        list.reserve(model_.bindings.size());
-        for (const auto &[m, e] : model_.bindings) list.push_back(&e);
+        for (const auto &[m, e] : model_.bindings)
+            if (!c.filter || c.filter->contains(e.b.home)) consider(e);
     }
-    std::sort(list.begin(), list.end(),
-              [](const binding_entry *a, const binding_entry *b) { return a->b.home < b->b.home; });
+    std::sort_heap(list.begin(), list.end(), by_home);
+    if (list.size() > limit) {
+        list.pop_back();
+        cmd_show rest = c;
+        rest.after = list.back()->b.home;
+        next = format_command(command{rest});
+    }
     const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
     json rows = json::array();
     for (const binding_entry *e : list) {

@@ -28,8 +28,19 @@ struct reply {
     bool ok = true;
     std::string error;
     json data;  // null for commands that only change state
+    std::string next;  // a listing cut short: the command that shows the rest
 
-    static reply failure(std::string message) { return {false, std::move(message), nullptr}; }
+    static reply failure(std::string message) {
+        reply r;
+        r.ok = false;
+        r.error = std::move(message);
+        return r;
+    }
+    static reply success(json data) {
+        reply r;
+        r.data = std::move(data);
+        return r;
+    }
     json to_json() const;
 };
 
@@ -86,7 +97,7 @@ private:
     json show_routes() const;
     json show_neigh() const;
     json show_stats() const;
-    json show_nat(const std::optional<ip4_addr> &only) const;
+    json show_nat(const cmd_show &c, std::string &next) const;
     json show_proxy_arp() const;
     reply stats_reset();
     counter_totals totals() const;

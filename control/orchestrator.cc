@@ -173,21 +173,34 @@ orchestrator::orchestrator(topology topo, std::string state_path, transport t)
     : topo_(std::move(topo)), state_path_(std::move(state_path)), send_(std::move(t)) {}
 
 bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string &error) {
-    auto replies = send_(r, {"show nat", "show proxy-arp"}, error);
+    auto replies = send_(r, {fmt::format("show nat limit {}", fetch_page), "show proxy-arp"}, error);
     if (!replies) return false;
     if (!reply_ok((*replies)[0]) || !reply_ok((*replies)[1])) {
         error = reply_error(reply_ok((*replies)[0]) ? (*replies)[1] : (*replies)[0]);
         return false;
     }
     out = router_holdings{};
-    for (const auto &row : (*replies)[0]["data"]) {
-        auto home = ip4_addr::parse(row["home"].get<std::string>());
-        auto care = ip4_addr::parse(row["care_of"].get<std::string>());
-        auto kind = kind_from(row["type"].get<std::string>());
-        if (!home || !care || !kind) continue;
-        if (!topo_.subnet_of(*home)) continue;  // not ours to manage
-        binding b{*home, *care, *kind, row["port"].is_number() ? uint16_t(row["port"].get<unsigned>()) : uint16_t(0)};
-        out.bindings[*home] = {b, row["epoch"].get<uint64_t>()};
+    // The bindings come a page at a time, each page naming the next; only ours are kept.
+    nlohmann::ordered_json page = std::move((*replies)[0]);
+    for (;;) {
+        for (const auto &row : page["data"]) {
+            auto home = ip4_addr::parse(row["home"].get<std::string>());
+            auto care = ip4_addr::parse(row["care_of"].get<std::string>());
+            auto kind = kind_from(row["type"].get<std::string>());
+            if (!home || !care || !kind) continue;
+            if (!topo_.subnet_of(*home)) continue;  // not ours to manage
+            binding b{*home, *care, *kind,
+                      row["port"].is_number() ? uint16_t(row["port"].get<unsigned>()) : uint16_t(0)};
+            out.bindings[*home] = {b, row["epoch"].get<uint64_t>()};
+        }
+        if (!page.contains("next")) break;
+        auto more = send_(r, {page["next"].get<std::string>()}, error);
+        if (!more) return false;
+        if (!reply_ok((*more)[0])) {
+            error = reply_error((*more)[0]);
+            return false;
+        }
+        page = std::move((*more)[0]);
     }
     for (const auto &row : (*replies)[1]["data"]) {
         auto p = ip4_prefix::parse(row["prefix"].get<std::string>());

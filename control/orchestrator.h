@@ -91,6 +91,9 @@ public:
     result where(const std::string &vm);
     result reconcile(bool dry_run);
 
+    // Bindings per `show nat` page when reading a router's table (each page names the next).
+    uint32_t fetch_page = 100000;
+
 private:
     bool fetch(const topo_router &r, router_holdings &out, std::string &error);
     bool apply(const topo_router &r, const std::vector<std::string> &cmds, std::string &error);

@@ -147,6 +147,9 @@ bool show(const nlohmann::ordered_json &rep, bool as_json, const std::string &wh
         std::cout << rep.dump(2) << "\n";
     } else if (ok) {
         if (rep.contains("data")) std::cout << render_text(rep["data"]);
+        // A listing cut short (show nat): the rest is one command away.
+        if (rep.contains("next"))
+            std::cerr << "sswctl: more: " << rep["next"].get<std::string>() << "\n";
     }
     if (!ok) {
         std::cerr << "sswctl: " << (where.empty() ? "" : where + ": ")

@@ -391,14 +391,34 @@ TEST(ParseCommand, ShowNatAndProxyArp) {
     auto n = parse_as<cmd_show>("show nat");
     EXPECT_EQ(n.item, cmd_show::what::nat);
     EXPECT_FALSE(n.filter);
+    EXPECT_FALSE(n.after);
+    EXPECT_EQ(n.limit, 0u);
     auto f = parse_as<cmd_show>("show nat 10.0.0.5");
     EXPECT_EQ(f.item, cmd_show::what::nat);
     ASSERT_TRUE(f.filter);
-    EXPECT_EQ(*f.filter, A("10.0.0.5"));
+    EXPECT_EQ(*f.filter, (ip4_prefix{A("10.0.0.5"), 32}));
+    auto page = parse_as<cmd_show>("show nat 10.1.0.0/16 after 10.1.2.3 limit 500");
+    ASSERT_TRUE(page.filter && page.after);
+    EXPECT_EQ(*page.filter, (ip4_prefix{A("10.1.0.0"), 16}));
+    EXPECT_EQ(*page.after, A("10.1.2.3"));
+    EXPECT_EQ(page.limit, 500u);
+    auto rest = parse_as<cmd_show>("show nat after 10.1.2.3");
+    EXPECT_FALSE(rest.filter);
+    EXPECT_EQ(*rest.after, A("10.1.2.3"));
+    EXPECT_EQ(parse_as<cmd_show>("show nat limit 1").limit, 1u);
+    for (const char *line : {"show nat", "show nat 10.0.0.5", "show nat 10.1.0.0/16 after 10.1.2.3 limit 500",
+                             "show nat after 10.1.2.3", "show nat limit 7"})
+        EXPECT_EQ(format_command(*parse_command(line).cmd), line) << "canonical";
     EXPECT_EQ(parse_as<cmd_show>("show proxy-arp").item, cmd_show::what::proxy_arp);
     EXPECT_FALSE(parse_as<cmd_show>("show routes").filter);
     expect_error("show nat 10.0.0", "'10.0.0'");
     expect_error("show nat 10.0.0.5 10.0.0.6", "'10.0.0.6'");
+    expect_error("show nat 10.1.0.0/8", "host bits");
+    expect_error("show nat limit 0", "'0'");
+    expect_error("show nat limit 100001", "1..100000");
+    expect_error("show nat after", "missing");
+    expect_error("show nat after 10.0.0.0/8", "'10.0.0.0/8'");
+    expect_error("show nat limit 5 after 10.0.0.1", "'after'");
     expect_error("show proxy-arp 10.0.0.5", "'10.0.0.5'");
 }
 

@@ -403,9 +403,21 @@ struct fake_router {
             queued.push_back(line);
             return ok();
         }
-        if (line == "show nat") {
+        if (line.rfind("show nat", 0) == 0) {
+            auto p = parse_command(line);
+            if (!p.cmd) return fail(p.error);
+            const auto &c = std::get<cmd_show>(*p.cmd);
+            const uint32_t limit = c.limit ? c.limit : cmd_show::kShowNatLimit;
             ojson rows = ojson::array();
-            for (const auto &[m, h] : bindings)
+            ojson j = ok();
+            for (const auto &[m, h] : bindings) {
+                if ((c.filter && !c.filter->contains(m)) || (c.after && !(*c.after < m))) continue;
+                if (rows.size() == limit) {
+                    cmd_show rest = c;
+                    rest.after = ip4_addr::parse(rows.back()["home"].get<std::string>());
+                    j["next"] = format_command(command{rest});
+                    break;
+                }
                 rows.push_back(ojson{{"home", m.to_string()},
                                      {"care_of", h.b.care_of.to_string()},
                                      {"type", to_string(h.b.kind)},
@@ -413,7 +425,9 @@ struct fake_router {
                                      {"epoch", h.epoch},
                                      {"packets", 0},
                                      {"last_hit_s", nullptr}});
-            return ok(rows);
+            }
+            j["data"] = rows;
+            return j;
         }
         if (line == "show proxy-arp") {
             ojson rows = ojson::array();
@@ -511,7 +525,7 @@ TEST_F(Orchestrator, MoveToForeign) {
     // Every router is asked first; no change before all have answered.
     ASSERT_GE(calls_.size(), 4u);
     for (size_t i = 0; i < 4; ++i)
-        EXPECT_EQ(calls_[i].lines, (strings{"show nat", "show proxy-arp"}));
+        EXPECT_EQ(calls_[i].lines, (strings{"show nat limit 100000", "show proxy-arp"}));
     // Then one batch each: the new foreign router, the home router, the others.
     const auto b = batches();
     ASSERT_EQ(b.size(), 4u);
@@ -552,7 +566,7 @@ TEST_F(Orchestrator, DryRunOnlyAsks) {
     auto res = move("C", "foreign", false, true);
     ASSERT_TRUE(res.ok) << res.error;
     for (const auto &c : calls_)
-        EXPECT_EQ(c.lines, (strings{"show nat", "show proxy-arp"})) << c.router;
+        EXPECT_EQ(c.lines, (strings{"show nat limit 100000", "show proxy-arp"})) << c.router;
     EXPECT_FALSE(fs::exists(path_)) << "no state written";
     for (const auto &[name, r] : net_) EXPECT_TRUE(r.bindings.empty() && r.proxies.empty()) << name;
     // It says what it would send.
@@ -809,6 +823,33 @@ TEST_F(Orchestrator, ReconcileRepairsALostRouter) {
     res = o.reconcile(false);
     EXPECT_FALSE(res.ok);
     EXPECT_EQ(net_["R1"].bindings.count(kC), 1u);
+}
+
+// A router's bindings are read a page at a time: a stale binding on the last page (after
+// unmanaged ones sorted before it) is found and removed as on the first.
+TEST_F(Orchestrator, ReadsEveryPageOfBindings) {
+    ASSERT_TRUE(move("C", "foreign").ok);
+    for (uint32_t i = 1; i <= 5; ++i) {
+        const ip4_addr a(A("10.50.0.0").host() + i);
+        net_["R4"].bindings[a] = fwd(a, "10.51.0.1", 1);  // not the orchestrator's
+    }
+    net_["R4"].bindings[kV] = fwd(kV, "192.168.10.199", 5);  // stale, sorts last
+
+    const size_t mark = calls_.size();
+    orchestrator o = make();
+    o.fetch_page = 2;
+    auto res = o.reconcile(false);
+    ASSERT_TRUE(res.ok) << res.error;
+    strings asked;
+    for (size_t i = mark; i < calls_.size(); ++i)
+        if (calls_[i].router == "R4" && calls_[i].lines.front().rfind("show nat", 0) == 0)
+            asked.push_back(calls_[i].lines.front());
+    EXPECT_EQ(asked, (strings{"show nat limit 2", "show nat after 10.50.0.2 limit 2",
+                              "show nat after 10.50.0.4 limit 2",
+                              "show nat after 192.168.11.3 limit 2"}));
+    EXPECT_EQ(net_["R4"].bindings.count(kV), 0u);
+    EXPECT_EQ(net_["R4"].bindings.size(), 6u);  // the five unmanaged and C's
+    EXPECT_EQ(net_["R4"].bindings.count(kC), 1u);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 - proxy-ARP for the home prefix 192.168.11.0/24 on port 2 (the foreign segment).
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -226,6 +227,24 @@ class ServiceSwitchTest(unittest.TestCase):
         self.assertIn("already used", self.router.ctl_error(f"nat add 192.168.11.99 to {MSTAR}"))
         self.assertIn("already used", self.router.ctl_error(f"nat add 192.168.11.99 to {M2}"))
         self.assertIn("own addresses", self.router.ctl_error("nat add 192.168.11.99 to 10.0.0.1"))
+
+    def test_show_nat_pages(self):
+        homes = ["192.168.11.81", "192.168.11.82", "192.168.11.83"]
+        for i, h in enumerate(homes):
+            self.router.ctl(f"nat add {h} to 10.0.0.{81 + i}")
+        try:
+            res = self.router.sswctl("--json", "show", "nat", "192.168.11.80/28", "limit", "2")
+            rep = json.loads(res.stdout)
+            self.assertEqual([r["home"] for r in rep["data"]], homes[:2])
+            self.assertEqual(rep["next"], "show nat 192.168.11.80/28 after 192.168.11.82 limit 2")
+            self.assertEqual([r["home"] for r in self.router.ctl(rep["next"])], homes[2:])
+            res = self.router.sswctl("show", "nat", "192.168.11.80/28", "limit", "2")
+            self.assertEqual(res.returncode, 0)
+            self.assertIn("more: show nat 192.168.11.80/28 after 192.168.11.82 limit 2", res.stderr)
+            self.assertEqual(len(self.router.ctl("show nat 192.168.11.80/28")), 3)
+        finally:
+            for h in homes:
+                self.router.ctl(f"nat del {h}")
 
     def test_batch_is_all_or_nothing(self):
         before = self.router.ctl("show nat")
