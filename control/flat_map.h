@@ -1,8 +1,8 @@
 // A hash map from non-zero 32-bit keys (IPv4 addresses) to small values, for the control
 // plane's model of up to a /8 of bindings: one array of (key, value) slots, no allocation per
-// entry, one cache miss per lookup. std::unordered_map took ~160 bytes per binding and several
-// dependent misses per update at a million bindings (a node per entry, reached through a
-// bucket array).
+// entry, one cache miss per lookup. std::unordered_map took well over 100 bytes per binding and
+// several dependent misses per update at a million bindings (a node per entry, reached
+// through a bucket array).
 //
 // Linear probing; a slot whose key is 0 is empty, so 0 cannot be a key. Erasing shifts the
 // entries behind it back (no tombstones: probe sequences stay short however many bindings
@@ -72,8 +72,17 @@ public:
         size_ = o.size_;
         return *this;
     }
-    flat_map(flat_map &&) noexcept = default;
-    flat_map &operator=(flat_map &&) noexcept = default;
+    // A moved-from map is empty (and usable).
+    flat_map(flat_map &&o) noexcept
+        : slots_(std::move(o.slots_)),
+          n_slots_(std::exchange(o.n_slots_, 0)),
+          size_(std::exchange(o.size_, 0)) {}
+    flat_map &operator=(flat_map &&o) noexcept {
+        slots_ = std::move(o.slots_);
+        n_slots_ = std::exchange(o.n_slots_, 0);
+        size_ = std::exchange(o.size_, 0);
+        return *this;
+    }
 
     size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }

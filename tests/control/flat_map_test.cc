@@ -99,7 +99,7 @@ TEST(FlatMap, EmptyMapHasNothing) {
     EXPECT_TRUE(m.empty());
 }
 
-TEST(FlatMap, CopiesAreIndependent) {
+TEST(FlatMap, CopiesAreIndependentMovesLeaveEmpty) {
     flat_map<int> a;
     for (uint32_t k = 1; k <= 100; ++k) a[k] = int(k);
     flat_map<int> b = a;
@@ -114,6 +114,17 @@ TEST(FlatMap, CopiesAreIndependent) {
     a.clear();
     EXPECT_TRUE(a.empty());
     EXPECT_EQ(b.at(3), 3);
+
+    flat_map<int> c = std::move(b);
+    EXPECT_EQ(c.size(), 100u);
+    EXPECT_EQ(c.at(3), 3);
+    EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move): moved-from maps are empty
+    EXPECT_EQ(b.find(3), b.end());
+    b[4] = 4;
+    EXPECT_EQ(b.at(4), 4);
+    a = std::move(c);
+    EXPECT_EQ(a.size(), 100u);
+    EXPECT_TRUE(c.empty());
 }
 
 }  // namespace
