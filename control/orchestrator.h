@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/command.h"
 #include "control/topology.h"
 #include "dataplane/binding.h"
 
@@ -91,8 +92,9 @@ public:
     result where(const std::string &vm);
     result reconcile(bool dry_run);
 
-    // Bindings per `show nat` page when reading a router's table (each page names the next).
-    uint32_t fetch_page = 100000;
+    // Bindings per `show nat` page when reading a router's table (each page names the next):
+    // as many as the router gives in one.
+    uint32_t fetch_page = cmd_show::kShowNatMaxLimit;
 
 private:
     bool fetch(const topo_router &r, router_holdings &out, std::string &error);
