@@ -144,12 +144,39 @@ class Topology:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=5)
+        self._remove_eal_files()
         for ns in reversed(self.namespaces):
             run(["ip", "netns", "del", ns.name], check=False)
             shutil.rmtree(f"/etc/netns/{ns.name}", ignore_errors=True)
         if not os.environ.get("SSW_KEEP_TMP"):
             for d in self.tmpdirs:
                 shutil.rmtree(d, ignore_errors=True)
+
+    def _remove_eal_files(self):
+        """Removes what this topology's DPDK processes, all ended by now, left behind. The EAL
+        keeps a primary's hugepage files after it exits (for secondary processes such as
+        dpdk-dumpcap), and a router killed by a signal removes nothing: 128 hugepages each
+        would stay taken until the next process with the same --file-prefix. Every
+        --file-prefix here starts with this topology's prefix."""
+        with open("/proc/mounts") as f:
+            dirs = [line.split()[1] for line in f if line.split()[2] == "hugetlbfs"]
+        for d in dirs:
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith(self.prefix):
+                    try:
+                        os.unlink(os.path.join(d, name))
+                    except OSError:
+                        pass
+        try:
+            for name in os.listdir("/var/run/dpdk"):  # runtime directories (run as root)
+                if name.startswith(self.prefix):
+                    shutil.rmtree(os.path.join("/var/run/dpdk", name), ignore_errors=True)
+        except OSError:
+            pass
 
     def __enter__(self):
         return self
