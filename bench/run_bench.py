@@ -60,6 +60,7 @@ route add 0.0.0.0/0 via 10.0.0.2
 port 1 role core
 """
 
+ALT = "+alt"  # the suffix of a variant run with --alt-router's build
 CASES = ["lookup", "worker", "fwd", "stages", "memif", "storm", "scaling", "idle"]
 
 
@@ -806,14 +807,20 @@ class Bench:
         # l3fwd-lpm-long: l3fwd replaying as many frames as ssw-nat-1m (the pcap PMD's cost
         # per frame grows with the file: its mbufs no longer stay in cache), its baseline.
         v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "l3fwd-lpm-long", "ssw-nat-1m"]
+        if self.a.alt_router:  # each ssw variant again right after it, with the other build
+            v = [y for x in v for y in ([x, x + ALT] if x.startswith("ssw") else [x])]
         long_differs = self.a.nat_frames != self.a.frames and self.want("ssw-nat-1m")
-        return [x for x in v if self.want(x) and (not x.startswith("l3fwd") or self.l3fwd)
+        return [x for x in v if self.want(x.removesuffix(ALT))
+                and (not x.startswith("l3fwd") or self.l3fwd)
                 and (x != "l3fwd-lpm-long" or long_differs)]
 
     def run_fwd(self, variant, lcores="1", queues=1, stages=False):
         """One forwarder, rx from pcap (infinite), tx to null. queues > 1: that many rx pcap
         files (rx queues) on port 0, of which the forwarder polls one per lcore. stages: ssw
         built with stage counters; the sample then holds its cycles per packet by stage."""
+        router = self.stage_router if stages else None
+        if variant.endswith(ALT):
+            router, variant = self.a.alt_router, variant.removesuffix(ALT)
         nat_n = {"ssw-nat-1k": 1 << 10, "ssw-nat-1m": 1 << 20}.get(variant)
         long = (nat_n and nat_n > 4096) or variant == "l3fwd-lpm-long"
         frames = self.a.nat_frames if long else self.a.frames
@@ -845,7 +852,7 @@ class Bench:
         else:
             nat_extra = ["--nat-capacity", str(nat_n)] if nat_n else []
             proc, ctl, sock = self.start_ssw(variant, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra,
-                                             router=self.stage_router if stages else None)
+                                             router=router)
             self.check_pcap_mac(ctl)
             if nat_n:
                 secs = self.load_bindings(sock, nat_n)
@@ -1268,8 +1275,9 @@ class Bench:
           "disturbed).\n")
 
         def fwd_table(case, rows, bases):
-            w("| variant | Mpps (median) | cycles/pkt | " + " | ".join(f"× {b}" for b in bases)
-              + " | samples (Mpps) | others (cores) | notes |")
+            # One cell per baseline (none when the run had none).
+            w("| variant | Mpps (median) | cycles/pkt | " + "".join(f"× {b} | " for b in bases)
+              + "samples (Mpps) | others (cores) | notes |")
             w("|---|---:|---:|" + "---:|" * len(bases) + "---|---:|---|")
             for r in rows:
                 ratios = [f"{f(self.ratio(case, r['variant'], b))} ({f(self.ratio(case, r['variant'], b, 'cycles_per_packet'))})"
@@ -1288,7 +1296,7 @@ class Bench:
                     if s.get("gen_mpps") is not None:
                         notes.append(f"offered {s['gen_mpps']:.2f}" + (f", sink {s['sink_mpps']:.2f}" if "sink_mpps" in s else ""))
                 w(f"| {r['variant']} | {f(r.get('mpps'))} | {f(r.get('cycles_per_packet'), '{:.0f}')} | "
-                  + " | ".join(ratios) + " | " + ", ".join(f(s.get("mpps")) for s in r["samples"])
+                  + "".join(x + " | " for x in ratios) + ", ".join(f(s.get("mpps")) for s in r["samples"])
                   + f" | {f(r.get('others_cores'))} | {'; '.join(dict.fromkeys(notes))} |")
             w("")
 
@@ -1485,6 +1493,9 @@ def parse_args(argv):
     ap.add_argument("--build-dir", default=os.environ.get("SSW_BUILD", str(REPO / "build-bench")),
                     help="meson build directory (default $SSW_BUILD or build-bench)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries in --build-dir as they are")
+    ap.add_argument("--alt-router", type=os.path.abspath, metavar="PATH",
+                    help="another ssw-router build (e.g. of a fast-path change): case fwd runs "
+                         f"each ssw variant again with it, right after, as VARIANT{ALT}")
     ap.add_argument("--duration", type=float, help="measurement window, seconds (default 5, quick 1)")
     ap.add_argument("--warmup", type=float, help="warm-up before a window, seconds (default 2, quick 0.5)")
     # 4096: the pcap PMD copies each stored frame into a fresh mbuf, reading the stored
@@ -1516,7 +1527,10 @@ def parse_args(argv):
     a.duration = a.duration or (1.0 if a.quick else 5.0)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if a.quick else 2.0)
     a.check_seconds = a.check_seconds or (1.0 if a.quick else 2.0)
-    if a.results is None and not a.quick:
+    if a.alt_router and not os.access(a.alt_router, os.X_OK):
+        ap.error(f"--alt-router {a.alt_router}: not an executable file")
+    # An A/B run is an experiment: it leaves RESULTS.md alone unless --results says otherwise.
+    if a.results is None and not a.quick and not a.alt_router:
         a.results = str(REPO / "bench" / "RESULTS.md")
     return a
 
