@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Smoke test of the benchmark driver (meson test --suite bench-smoke).
 
-Runs `run_bench.py --quick` on a cheap subset with the binaries of the build directory, then
-checks that it exited 0 and that its JSON results parse and hold a positive rate for every
-variant and a clean translation check. The numbers themselves are not judged: this is not a
-benchmark. Exits 77 (skipped) without root or without dpdk-testpmd.
+Runs `run_bench.py --quick` on a cheap subset with the binaries of the build directory (the
+ssw variants a second time through --alt-router), then checks that it exited 0 and that its
+JSON results parse and hold a positive rate for every variant and a clean translation check.
+Then `cycle_split.py` on one variant: its table must split ssw-router's samples. The numbers
+themselves are not judged: this is not a benchmark. Exits 77 (skipped) without root or
+without dpdk-testpmd.
 """
 
 import argparse
@@ -18,6 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = ["testpmd-io", "ssw-route", "ssw-nat-1k"]
+ALT_VARIANTS = ["ssw-route+alt", "ssw-nat-1k+alt"]
 
 
 def main():
@@ -34,7 +37,8 @@ def main():
         out = Path(tmp) / "results.json"
         argv = [sys.executable, str(HERE / "run_bench.py"), "--quick", "--no-build",
                 "--build-dir", a.build_dir, "--huge", "no", "--cases", "fwd,storm",
-                "--only", ",".join(VARIANTS), "--json", str(out)]
+                "--only", ",".join(VARIANTS), "--json", str(out),
+                "--alt-router", str(Path(a.build_dir) / "control" / "ssw-router")]
         print("$ " + " ".join(argv), flush=True)
         try:
             r = subprocess.run(argv, timeout=280)
@@ -47,7 +51,7 @@ def main():
         data = json.loads(out.read_text())
     problems = list(data.get("failures", []))
     rows = {(r["case"], r["variant"]): r for r in data["results"]}
-    for v in VARIANTS:
+    for v in VARIANTS + ALT_VARIANTS:
         r = rows.get(("fwd", v))
         if not r or not r.get("mpps") or r["mpps"] <= 0 or not r.get("cycles_per_packet"):
             problems.append(f"fwd/{v}: no rate in {r}")
@@ -58,11 +62,37 @@ def main():
     check = data.get("storm_check") or {}
     if not check.get("captured") or check.get("wrong") or check.get("untranslated") or check.get("bad_checksums"):
         problems.append(f"storm check: {check}")
+    problems += cycle_split(a.build_dir)
     for p in problems:
         print("FAIL: " + p)
     if not problems:
         print("ok: " + ", ".join(f"{c}/{v} {r['mpps']:.2f} Mpps" for (c, v), r in rows.items() if r.get("mpps")))
     return 1 if problems else 0
+
+
+def cycle_split(build_dir):
+    """cycle_split.py on ssw-route: a table row for ssw-router with own and PMD samples."""
+    if shutil.which("perf") is None:
+        return ["perf not on PATH (scripts/install-deps.sh installs linux-perf)"]
+    argv = [sys.executable, str(HERE / "cycle_split.py"), "--", "--quick", "--no-build",
+            "--build-dir", build_dir, "--huge", "no", "--cases", "fwd", "--only", "ssw-route"]
+    print("$ " + " ".join(argv), flush=True)
+    try:
+        r = subprocess.run(argv, timeout=200, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        return ["cycle_split.py did not finish in 200 s"]
+    print(r.stdout[-3000:], r.stderr[-3000:], flush=True)
+    if r.returncode != 0:
+        return [f"cycle_split.py exited {r.returncode}"]
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        # | pid | process | samples | own | PMD | libs | kernel | own / PMD | symbols |
+        if len(cells) >= 8 and cells[1] == "ssw-router":
+            own, pmd = float(cells[3].rstrip("%")), float(cells[4].rstrip("%"))
+            if own > 0 and pmd > 0 and "worker" in cells[8]:
+                return []
+            return [f"cycle_split.py: ssw-router's row does not split its samples: {line}"]
+    return ["cycle_split.py: no row for ssw-router"]
 
 
 if __name__ == "__main__":

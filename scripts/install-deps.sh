@@ -13,6 +13,8 @@ PACKAGES=(
   # tests, testbed and benchmarks
   iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
   python3 python3-scapy procps psmisc
+  # profiling: bench/cycle_split.py
+  linux-perf
 )
 
 missing=()
