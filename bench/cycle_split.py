@@ -11,12 +11,15 @@ case fwd every forwarder receives the same frames from the pcap PMD and hands th
 null PMD, so the PMD work per packet is the same for all of them, and the ratio needs no
 clock: a slower phase of a shared VM stretches a process's own and PMD cycles alike. Mpps
 and cycles/packet of two runs minutes apart differ by up to 30% on such a VM; this ratio
-moved by about 0.03 between repetitions (bench/README.md). Needs `perf` (Debian: linux-perf).
+moved by about 0.03 between repetitions (bench/README.md). The samples of a process include
+its start, where the pcap PMD loads its file: compare variants of one case and one length
+of run, not a --quick run with a full one. Needs `perf` (Debian: linux-perf).
 """
 
 import argparse
 import collections
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -98,7 +101,16 @@ def main(argv):
     try:
         cmd = ["perf", "record", "-q", "-a", "-F", str(a.frequency), "-o", data, "--",
                sys.executable, str(REPO / "bench" / "run_bench.py"), *args]
-        code = subprocess.run(cmd).returncode
+        # run_bench.py's output passes through; its "started NAME (pid N)" lines name the
+        # processes (the variant, e.g. ssw-route+alt, where the command name is ssw-router).
+        names = {}
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
+            for line in p.stdout:
+                print(line, end="", flush=True)
+                m = re.search(r"started (\S+) \(pid (\d+)\)", line)
+                if m:
+                    names[int(m.group(2))] = m.group(1)
+        code = p.returncode
         if code != 0:
             print(f"cycle_split.py: run_bench.py exited with {code}", file=sys.stderr)
         procs, hot = split(data, a.top)
@@ -108,20 +120,22 @@ def main(argv):
     if not procs:
         print("cycle_split.py: no process with PMD samples", file=sys.stderr)
         return 1
-    print("\n| pid | process | samples | own | PMD | libs | kernel | own / PMD | hottest own symbols |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
-    by_comm = collections.defaultdict(list)
+    print("\n| pid | variant | command | samples | own | PMD | libs | kernel | own / PMD "
+          "| hottest own symbols |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---|")
+    by_name = collections.defaultdict(list)
     for (pid, comm), c in sorted(procs.items()):
         n = sum(c.values())
         ratio = c["own"] / c["PMD"]
-        by_comm[comm].append(ratio)
+        name = names.get(pid, "?")
+        by_name[name].append(ratio)
         shares = " | ".join(f"{100 * c[k] / n:.1f}%" for k in KINDS)
         syms = ", ".join(f"{s.split('(')[0]} {100 * x / n:.1f}%" for s, x in hot[(pid, comm)])
-        print(f"| {pid} | {comm} | {n} | {shares} | {ratio:.3f} | {syms} |")
-    print("\n| process | own / PMD (median) | runs |")
+        print(f"| {pid} | {name} | {comm} | {n} | {shares} | {ratio:.3f} | {syms} |")
+    print("\n| variant | own / PMD (median) | runs |")
     print("|---|---:|---:|")
-    for comm, rs in by_comm.items():
-        print(f"| {comm} | {statistics.median(rs):.3f} | {len(rs)} |")
+    for name, rs in by_name.items():
+        print(f"| {name} | {statistics.median(rs):.3f} | {len(rs)} |")
     return 0 if code == 0 else 1
 
 

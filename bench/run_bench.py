@@ -290,6 +290,7 @@ class Lab:
                                  start_new_session=True, env={**os.environ, **env} if env else None)
         proc = Proc(name, p, log_path, prefix)
         self.procs.append(proc)
+        log(f"  started {name} (pid {p.pid})")  # cycle_split.py names processes by this line
         return proc
 
     def stop(self, proc, timeout=15):
@@ -819,6 +820,7 @@ class Bench:
         files (rx queues) on port 0, of which the forwarder polls one per lcore. stages: ssw
         built with stage counters; the sample then holds its cycles per packet by stage."""
         router = self.stage_router if stages else None
+        name = variant
         if variant.endswith(ALT):
             router, variant = self.a.alt_router, variant.removesuffix(ALT)
         nat_n = {"ssw-nat-1k": 1 << 10, "ssw-nat-1m": 1 << 20}.get(variant)
@@ -847,11 +849,11 @@ class Bench:
             procs, count = [proc], self.tel_count(tel, 1)
         elif variant in ("l3fwd-lpm", "l3fwd-lpm-long"):
             config = ",".join(f"({p},{q},{lcs[q]})" for p in (0, 1) for q in range(len(lcs)))
-            proc, tel = self.start_l3fwd("l3fwd", lcores, vdevs, config, mbufs, mem_mb)
+            proc, tel = self.start_l3fwd(variant, lcores, vdevs, config, mbufs, mem_mb)
             procs, count = [proc], self.tel_count(tel, 1)
         else:
             nat_extra = ["--nat-capacity", str(nat_n)] if nat_n else []
-            proc, ctl, sock = self.start_ssw(variant, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra,
+            proc, ctl, sock = self.start_ssw(name, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra,
                                              router=router)
             self.check_pcap_mac(ctl)
             if nat_n:

@@ -86,13 +86,13 @@ def cycle_split(build_dir):
         return [f"cycle_split.py exited {r.returncode}"]
     for line in r.stdout.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        # | pid | process | samples | own | PMD | libs | kernel | own / PMD | symbols |
-        if len(cells) >= 8 and cells[1] == "ssw-router":
-            own, pmd = float(cells[3].rstrip("%")), float(cells[4].rstrip("%"))
-            if own > 0 and pmd > 0 and "worker" in cells[8]:
+        # | pid | variant | command | samples | own | PMD | libs | kernel | own / PMD | symbols |
+        if len(cells) >= 10 and cells[1] == "ssw-route" and cells[2] == "ssw-router":
+            own, pmd = float(cells[4].rstrip("%")), float(cells[5].rstrip("%"))
+            if own > 0 and pmd > 0 and "worker" in cells[9]:
                 return []
-            return [f"cycle_split.py: ssw-router's row does not split its samples: {line}"]
-    return ["cycle_split.py: no row for ssw-router"]
+            return [f"cycle_split.py: ssw-route's row does not split its samples: {line}"]
+    return ["cycle_split.py: no row for ssw-route (ssw-router)"]
 
 
 if __name__ == "__main__":
