@@ -32,7 +32,7 @@ KINDS = ("own", "PMD", "libs", "kernel")
 
 
 def kind_of(dso, exe_names):
-    if dso.startswith("[kernel") or dso == "[unknown]":
+    if dso.startswith("[kernel"):
         return "kernel"
     name = os.path.basename(dso)
     if "/pmds-" in dso or name.startswith("librte_net_"):
