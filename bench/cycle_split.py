@@ -93,11 +93,11 @@ def main(argv):
     if os.geteuid() != 0:
         print("cycle_split.py: needs root (perf record -a, and run_bench.py)", file=sys.stderr)
         return 2
-    tmp = None
-    data = a.perf_data
-    if not data:
-        tmp = tempfile.mkdtemp(prefix="ssw-split-")
-        data = os.path.join(tmp, "perf.data")
+    tmp = tempfile.mkdtemp(prefix="ssw-split-")
+    data = a.perf_data or os.path.join(tmp, "perf.data")
+    if not any(x == "--results" or x.startswith("--results=") for x in args):
+        # A run under perf is no benchmark result: bench/RESULTS.md stays as it is.
+        args += ["--results", os.path.join(tmp, "RESULTS.md")]
     try:
         cmd = ["perf", "record", "-q", "-a", "-F", str(a.frequency), "-o", data, "--",
                sys.executable, str(REPO / "bench" / "run_bench.py"), *args]
@@ -115,8 +115,7 @@ def main(argv):
             print(f"cycle_split.py: run_bench.py exited with {code}", file=sys.stderr)
         procs, hot = split(data, a.top)
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     if not procs:
         print("cycle_split.py: no process with PMD samples", file=sys.stderr)
         return 1
