@@ -131,9 +131,7 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
     }
     t.commit(r_.nat());
     SSW_LOG(DEBUG, "applied a batch of {} commands", cmds.size());
-    reply r;
-    r.data = json{{"applied", cmds.size()}};
-    return r;
+    return reply::success(json{{"applied", cmds.size()}});
 }
 
 reply executor::stage(const command &cmd, transaction &t) {
