@@ -60,9 +60,9 @@
 #include <rte_lcore.h>
 
 #include "bench/bench_eal.h"
-#include "dataplane/memory.h"
-#include "dataplane/nat_table.h"
-#include "dataplane/rcu.h"
+#include "dataplane/tables/memory.h"
+#include "dataplane/tables/nat_table.h"
+#include "dataplane/tables/rcu.h"
 
 namespace {
 

@@ -29,8 +29,8 @@
 #include <rte_mbuf.h>
 
 #include "bench/bench_eal.h"
-#include "control/executor.h"
-#include "dataplane/checksum.h"
+#include "control/router/executor.h"
+#include "dataplane/packet/checksum.h"
 #include "dataplane/router.h"
 #include "dataplane/worker.h"
 

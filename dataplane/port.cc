@@ -88,4 +88,31 @@ bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runt
     return true;
 }
 
+std::string check_port_mtu(uint16_t id, uint16_t mtu) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(id, &info) == 0 && info.max_mtu &&
+        (mtu < info.min_mtu || mtu > info.max_mtu))
+        return fmt::format("port {}: MTU {} outside the device's {}..{}", id, mtu, info.min_mtu,
+                           info.max_mtu);
+    return {};
+}
+
+bool set_port_mtu(uint16_t id, uint16_t mtu, std::string &error) {
+    const int rc = rte_eth_dev_set_mtu(id, mtu);
+    if (rc == 0 || rc == -ENOTSUP) return true;
+    error = rte_strerror(-rc);
+    return false;
+}
+
+port_status read_port_status(uint16_t id) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(id, &link);
+    rte_eth_stats st{};
+    rte_eth_stats_get(id, &st);
+    return {link.link_status != 0, link.link_speed, st.ipackets, st.opackets,
+            st.imissed,            st.ierrors,      st.oerrors};
+}
+
+void reset_port_stats(uint16_t id) { rte_eth_stats_reset(id); }
+
 }  // namespace ssw

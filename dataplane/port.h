@@ -7,13 +7,13 @@
 
 #include <rte_mempool.h>
 
-#include "dataplane/net_types.h"
+#include "dataplane/net/binding.h"
+#include "dataplane/net/net_types.h"
 
 namespace ssw {
 
 // What workers read per packet. `mac` is fixed once the port starts; the settings change
 // with `port N ...` commands and are read with relaxed loads.
-enum class port_role : uint8_t { access, core };
 
 struct alignas(64) port_runtime {
     mac_addr mac;
@@ -46,5 +46,20 @@ struct port_setup {
 // device and the workers allow. Fills info and rt. Returns false with a message on error.
 bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runtime &rt,
                 std::string &error);
+
+// Empty when the device takes `mtu` (or cannot say); else why not.
+std::string check_port_mtu(uint16_t id, uint16_t mtu);
+// Sets the device's MTU where it has one (pcap and null have none: not an error). False with
+// a message when the device refused it.
+bool set_port_mtu(uint16_t id, uint16_t mtu, std::string &error);
+
+// What the device reports of itself: link state and its own counters.
+struct port_status {
+    bool link_up = false;
+    uint32_t speed_mbps = 0;
+    uint64_t rx_packets = 0, tx_packets = 0, rx_missed = 0, rx_errors = 0, tx_errors = 0;
+};
+port_status read_port_status(uint16_t id);
+void reset_port_stats(uint16_t id);
 
 }  // namespace ssw

@@ -8,9 +8,9 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
-#include "dataplane/memory.h"
-#include "dataplane/punt.h"
-#include "dataplane/slow_path.h"
+#include "dataplane/tables/memory.h"
+#include "dataplane/slow_path/punt.h"
+#include "dataplane/slow_path/slow_path.h"
 #include "dataplane/worker.h"
 
 namespace ssw {

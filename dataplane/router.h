@@ -16,13 +16,13 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "dataplane/nat_table.h"
-#include "dataplane/neighbor_cache.h"
-#include "dataplane/neighbor_table.h"
+#include "dataplane/tables/nat_table.h"
+#include "dataplane/slow_path/neighbor_cache.h"
+#include "dataplane/tables/neighbor_table.h"
 #include "dataplane/port.h"
-#include "dataplane/proxy_arp.h"
-#include "dataplane/rcu.h"
-#include "dataplane/route_table.h"
+#include "dataplane/tables/proxy_arp.h"
+#include "dataplane/tables/rcu.h"
+#include "dataplane/tables/route_table.h"
 
 namespace ssw {
 

@@ -14,10 +14,10 @@
 #include <rte_lpm.h>
 #include <rte_prefetch.h>
 
-#include "dataplane/icmp.h"
-#include "dataplane/ipv4.h"
-#include "dataplane/nat_rewrite.h"
-#include "dataplane/slow_path.h"
+#include "dataplane/packet/icmp.h"
+#include "dataplane/packet/ipv4.h"
+#include "dataplane/packet/nat_rewrite.h"
+#include "dataplane/slow_path/slow_path.h"
 
 namespace ssw {
 

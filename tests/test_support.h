@@ -6,7 +6,7 @@
 #include <string>
 #include <system_error>
 
-#include "dataplane/net_types.h"
+#include "dataplane/net/net_types.h"
 
 namespace ssw::test {
 

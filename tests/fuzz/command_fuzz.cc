@@ -29,11 +29,11 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "control/command.h"
-#include "control/executor.h"
-#include "control/model.h"
+#include "control/protocol/command.h"
+#include "control/router/executor.h"
+#include "control/router/model.h"
 #include "dataplane/router.h"
-#include "dataplane/slow_path.h"
+#include "dataplane/slow_path/slow_path.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -80,8 +80,8 @@ std::string model_text(const control_model &m, bool with_epochs) {
     for (const auto &[port, pfx] : m.proxy.entries())
         s += fmt::format("proxy-arp {} port {}\n", pfx.to_string(), port);
     for (size_t p = 0; p < m.ports.size(); ++p)
-        s += fmt::format("port {} mtu {} core {} redirects {}\n", p, m.ports[p].mtu,
-                         m.ports[p].core, m.ports[p].redirects);
+        s += fmt::format("port {} mtu {} role {} redirects {}\n", p, m.ports[p].mtu,
+                         to_string(m.ports[p].role), m.ports[p].redirects);
     return s;
 }
 
@@ -168,12 +168,12 @@ void check_consistency(const control_model &m, std::string_view after) {
     for (uint16_t p = 0; p < r.port_count(); ++p) {
         const port_runtime &rt = r.runtime(p);
         const port_settings &ps = m.ports[p];
-        FUZZ_CHECK(rt.mtu.load() == ps.mtu && (rt.role.load() == port_role::core) == ps.core &&
+        FUZZ_CHECK(rt.mtu.load() == ps.mtu && rt.role.load() == ps.role &&
                        rt.redirects.load() == ps.redirects,
-                   "after '{}': port {} runs mtu {} role {} redirects {}, model mtu {} core {} "
+                   "after '{}': port {} runs mtu {} role {} redirects {}, model mtu {} role {} "
                    "redirects {}",
-                   after, p, rt.mtu.load(), int(rt.role.load()), rt.redirects.load(), ps.mtu,
-                   ps.core, ps.redirects);
+                   after, p, rt.mtu.load(), to_string(rt.role.load()), rt.redirects.load(), ps.mtu,
+                   to_string(ps.role), ps.redirects);
     }
 }
 

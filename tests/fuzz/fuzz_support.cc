@@ -12,7 +12,7 @@
 #include <rte_errno.h>
 #include <rte_ip.h>
 
-#include "dataplane/checksum.h"
+#include "dataplane/packet/checksum.h"
 
 namespace ssw::fuzz {
 

@@ -258,7 +258,7 @@ def frames():
 
 
 COMMANDS = {
-    # every form of control/command.cc's command_summary(), accepted and refused
+    # every form of control/protocol/command.cc's command_summary(), accepted and refused
     "address-add": [
         "address add 10.1.0.1/24 port 0",
     ],

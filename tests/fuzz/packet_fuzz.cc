@@ -34,12 +34,12 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "control/executor.h"
-#include "dataplane/arp.h"
-#include "dataplane/ipv4.h"
-#include "dataplane/punt.h"
+#include "control/router/executor.h"
+#include "dataplane/packet/arp.h"
+#include "dataplane/packet/ipv4.h"
+#include "dataplane/slow_path/punt.h"
 #include "dataplane/router.h"
-#include "dataplane/slow_path.h"
+#include "dataplane/slow_path/slow_path.h"
 #include "dataplane/worker.h"
 #include "tests/fuzz/fuzz_support.h"
 

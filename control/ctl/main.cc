@@ -1,0 +1,326 @@
+// sswctl: the command-line client of ssw-router's control socket.
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "control/ctl/client.h"
+#include "control/protocol/command.h"
+#include "control/protocol/command_file.h"
+#include "control/orchestrator/orchestrator.h"
+#include "control/orchestrator/topology.h"
+#include "control/ctl/table_format.h"
+
+namespace po = boost::program_options;
+using namespace ssw;
+
+namespace {
+
+constexpr const char *kDefaultSocket = "/run/ssw/ssw-router.sock";
+constexpr const char *kDefaultTopology = "/etc/ssw/topology.json";
+
+struct orchestration {
+    std::string topology = kDefaultTopology;
+    std::string state;
+    std::string to;
+    std::string care_of;
+    std::string mode = "optimized";
+    bool dry_run = false;
+};
+
+// migrate | return | where | reconcile: the orchestrator, over every router of a topology.
+int orchestrate(const std::vector<std::string> &words, const orchestration &o, bool as_json) {
+    const std::string &verb = words[0];
+    const size_t want_args = verb == "reconcile" ? 1 : 2;
+    if (words.size() != want_args) {
+        std::cerr << "sswctl: usage: sswctl " << verb << (want_args == 2 ? " VM" : "")
+                  << " (see sswctl --help)\n";
+        return 2;
+    }
+    topology topo;
+    std::string error;
+    if (!topology::load(o.topology, topo, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    const std::string state = !o.state.empty() ? o.state
+                              : !topo.state_path.empty() ? topo.state_path
+                                                         : o.topology + ".state";
+    auto transport = [](const topo_router &r, const std::vector<std::string> &lines, std::string &err)
+        -> std::optional<std::vector<nlohmann::ordered_json>> {
+        control_client c;
+        if (!c.connect(r.socket, err, 2000)) return std::nullopt;
+        return c.call_many(lines, err, 10000);
+    };
+    orchestrator orch(topo, state, transport);
+    orchestrator::result res;
+    const auto started = std::chrono::steady_clock::now();
+    if (verb == "migrate") {
+        if (o.to.empty()) {
+            std::cerr << "sswctl: migrate needs --to SUBNET\n";
+            return 2;
+        }
+        if (o.mode != "optimized" && o.mode != "triangle") {
+            std::cerr << "sswctl: --mode is 'optimized' or 'triangle'\n";
+            return 2;
+        }
+        std::optional<ip4_addr> care_of;
+        if (!o.care_of.empty()) {
+            care_of = ip4_addr::parse(o.care_of);
+            if (!care_of) {
+                std::cerr << "sswctl: --care-of '" << o.care_of << "' is not an IPv4 address\n";
+                return 2;
+            }
+        }
+        res = orch.move(words[1], o.to, care_of, o.mode == "triangle", o.dry_run);
+    } else if (verb == "return") {
+        auto m = topo.vm_address(words[1]);
+        const topo_subnet *home = m ? topo.subnet_of(*m) : nullptr;
+        if (!home) {
+            std::cerr << "sswctl: unknown VM '" << words[1] << "'\n";
+            return 2;
+        }
+        res = orch.move(words[1], home->name, std::nullopt, false, o.dry_run);
+    } else if (verb == "where") {
+        res = orch.where(words[1]);
+    } else {
+        res = orch.reconcile(o.dry_run);
+    }
+    // A move: from the command to the last router's acknowledgement.
+    const bool is_move = (verb == "migrate" || verb == "return") && !o.dry_run;
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (is_move && res.ok) res.log.push_back(fmt::format("moved in {:.1f} ms", elapsed_ms));
+    if (as_json) {
+        nlohmann::ordered_json j{{"ok", res.ok}};
+        if (!res.ok) j["error"] = res.error;
+        if (is_move) j["elapsed_ms"] = std::round(elapsed_ms * 10) / 10;
+        j["log"] = res.log;
+        if (!res.data.is_null()) j["data"] = res.data;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        if (verb == "where" && res.ok) {
+            nlohmann::ordered_json head = res.data;
+            head.erase("routers");
+            std::cout << render_text(head) << render_text(res.data["routers"]);
+        }
+        for (const auto &line : res.log) std::cout << line << "\n";
+    }
+    if (!res.ok) {
+        std::cerr << "sswctl: " << verb << ": " << res.error << "\n";
+        return 1;
+    }
+    return 0;
+}
+
+void print_help(const po::options_description &d) {
+    std::cout << "Usage: sswctl [options] COMMAND...\n"
+                 "       sswctl [options] -f FILE\n"
+                 "       sswctl [options] batch FILE\n\n"
+                 "Sends one command (or each command of FILE, stopping at the first refused)\n"
+                 "to an ssw-router and prints the reply as a table, or as JSON with --json.\n"
+                 "`batch FILE` applies the commands of FILE all together or not at all.\n\n"
+                 "Orchestrator, over every router of a topology (-t, conf/README.md):\n"
+                 "  sswctl -t TOPO migrate VM --to SUBNET [--care-of ADDR] [--mode optimized|triangle]\n"
+                 "  sswctl -t TOPO return VM          move VM back to its home subnet\n"
+                 "  sswctl -t TOPO where VM           location, epoch, and what each router holds\n"
+                 "  sswctl -t TOPO reconcile          repair routers that differ from the VMs' state\n"
+                 "  (--dry-run prints the commands per router instead of sending them)\n"
+                 "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
+              << d << "\nCommands:\n";
+    for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
+}
+
+// Prints a reply; returns whether the router accepted the command.
+bool show(const nlohmann::ordered_json &rep, bool as_json, const std::string &where) {
+    const bool ok = rep.value("ok", false);
+    if (as_json) {
+        std::cout << rep.dump(2) << "\n";
+    } else if (ok) {
+        if (rep.contains("data")) std::cout << render_text(rep["data"]);
+        // A listing cut short (show nat): the rest is one command away.
+        if (rep.contains("next"))
+            std::cerr << "sswctl: more: " << rep["next"].get<std::string>() << "\n";
+    }
+    if (!ok) {
+        std::cerr << "sswctl: " << (where.empty() ? "" : where + ": ")
+                  << rep.value("error", std::string("refused")) << "\n";
+    }
+    return ok;
+}
+
+// `batch FILE`: the file's commands between `batch begin` and `batch commit`, streamed (a /8
+// of bindings is 16M lines: neither the lines nor their replies are held). A line refused
+// while queueing names itself; else the commit's verdict stands. A file that cannot be read
+// to its end aborts the batch.
+int send_batch(control_client &client, const std::string &path, std::ifstream &in, bool as_json) {
+    // Line numbers of the lines sent and not answered yet (0: begin, commit or abort).
+    std::deque<unsigned> pending;
+    unsigned line_no = 0;
+    enum class stage { begin, lines, end, done } at = stage::begin;
+    bool read_failed = false;
+    auto next = [&](std::string &out) {
+        switch (at) {
+            case stage::begin:
+                at = stage::lines;
+                out = "batch begin";
+                pending.push_back(0);
+                return true;
+            case stage::lines:
+                while (std::getline(in, out)) {
+                    ++line_no;
+                    if (is_blank_or_comment(out)) continue;
+                    pending.push_back(line_no);
+                    return true;
+                }
+                at = stage::end;
+                [[fallthrough]];
+            case stage::end:
+                at = stage::done;
+                read_failed = in.bad();
+                out = read_failed ? "batch abort" : "batch commit";
+                pending.push_back(0);
+                return true;
+            case stage::done:
+                break;
+        }
+        return false;
+    };
+    std::optional<nlohmann::ordered_json> refused, verdict;
+    unsigned refused_line = 0;
+    auto on_reply = [&](size_t, nlohmann::ordered_json &&r) {
+        const unsigned line = pending.front();
+        pending.pop_front();
+        if (line == 0) {
+            verdict = std::move(r);  // the last one is the commit's
+        } else if (!refused && !r.value("ok", false)) {
+            refused = std::move(r);
+            refused_line = line;
+        }
+    };
+    std::string error;
+    if (!client.call_stream(next, on_reply, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    if (read_failed) {
+        std::cerr << "sswctl: error reading " << path << " at line " << line_no + 1
+                  << "; nothing applied\n";
+        return 2;
+    }
+    if (refused) return show(*refused, as_json, fmt::format("{}:{}", path, refused_line)) ? 0 : 1;
+    return show(*verdict, as_json, path) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    std::string socket_path = kDefaultSocket;
+    std::string file;
+    std::vector<std::string> words;
+    orchestration orch;
+    po::options_description desc("Options");
+    // clang-format off
+    desc.add_options()
+        ("help,h", "print this help and exit")
+        ("version,V", "print the version and exit")
+        ("socket,s", po::value(&socket_path)->value_name("PATH")->default_value(kDefaultSocket),
+            "the router's control socket")
+        ("json,j", "print the router's JSON reply")
+        ("file,f", po::value(&file)->value_name("FILE"), "send each command of FILE in turn")
+        ("topology,t", po::value(&orch.topology)->value_name("FILE")->default_value(kDefaultTopology),
+            "orchestrator: the deployment's topology (JSON)")
+        ("state", po::value(&orch.state)->value_name("FILE"),
+            "orchestrator: VM location state (default: the topology's \"state\")")
+        ("to", po::value(&orch.to)->value_name("SUBNET"), "migrate: target subnet (name or prefix)")
+        ("care-of", po::value(&orch.care_of)->value_name("ADDR"),
+            "migrate: care-of address (default: the first free one of the subnet's pool)")
+        ("mode", po::value(&orch.mode)->value_name("MODE")->default_value("optimized"),
+            "migrate: optimized (every router translates) or triangle (only the home router)")
+        ("dry-run,n", "orchestrator: print the commands per router, change nothing");
+    // clang-format on
+    po::options_description hidden;
+    hidden.add_options()("command", po::value(&words));
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("command", -1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        std::cerr << "sswctl: " << e.what() << " (see sswctl --help)\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        print_help(desc);
+        return 0;
+    }
+    if (vm.count("version")) {
+        std::cout << "sswctl " << SSW_VERSION << "\n";
+        return 0;
+    }
+    const bool as_json = vm.count("json") > 0;
+    orch.dry_run = vm.count("dry-run") > 0;
+    if (const char *t = getenv("SSW_TOPOLOGY"); t && vm["topology"].defaulted()) orch.topology = t;
+    if (!words.empty() && (words[0] == "migrate" || words[0] == "return" || words[0] == "where" ||
+                           words[0] == "reconcile"))
+        return orchestrate(words, orch, as_json);
+    if (words.empty() && file.empty()) {
+        std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
+        return 2;
+    }
+    std::vector<command_line> commands;
+    if (!file.empty() && !words.empty()) {
+        std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
+        return 2;
+    }
+    if (!file.empty()) {
+        std::string error;
+        if (!read_command_file(file, commands, error)) {
+            std::cerr << "sswctl: " << error << "\n";
+            return 2;
+        }
+    } else if (!(words.size() == 2 && words[0] == "batch")) {
+        std::string text;
+        for (const auto &w : words) text += (text.empty() ? "" : " ") + w;
+        commands.push_back({"", 0, text});
+    }
+
+    const bool batch = file.empty() && words.size() == 2 && words[0] == "batch";
+    std::ifstream batch_file;
+    if (batch) {
+        batch_file.open(words[1]);
+        if (!batch_file) {
+            std::cerr << "sswctl: cannot read " << words[1] << ": " << strerror(errno) << "\n";
+            return 2;
+        }
+    }
+
+    control_client client;
+    std::string error;
+    if (!client.connect(socket_path, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    if (batch) return send_batch(client, words[1], batch_file, as_json);
+    for (const auto &cl : commands) {
+        auto rep = client.call(cl.text, error);
+        if (!rep) {
+            std::cerr << "sswctl: " << error << "\n";
+            return 2;
+        }
+        if (!show(*rep, as_json, cl.line ? cl.where() : "")) return 1;
+    }
+    return 0;
+}

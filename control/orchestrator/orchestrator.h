@@ -1,0 +1,113 @@
+// The orchestrator: moves a VM by updating every router involved, consistently
+// (DESIGN.md §1 "Moving a VM across N routers").
+//
+// The VMs' locations live in a state file. From it, `desired()` derives what each router must
+// hold for the managed addresses: at the VM's foreign router a local binding and proxy-ARP
+// for the VM's home prefix; at its home router a forward binding and proxy-ARP for M; at
+// every other router a forward binding (optimized mode) or nothing (triangle mode). A move
+// compares each router's actual state with the desired one and sends the difference as one
+// all-or-nothing batch per router, make-before-break: the new foreign router first, then the
+// home router, the others, and the old foreign router last. Every binding carries the VM's
+// epoch, raised at each move, so a late or repeated update can never win over a newer one.
+// If a router refuses or cannot be reached, the routers already changed are put back (at a
+// newer epoch) and the move reports which router failed and why. Then the routers announce
+// (gratuitous ARP) so that hosts and the VM refresh their caches.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control/protocol/command.h"
+#include "control/orchestrator/topology.h"
+#include "dataplane/net/binding.h"
+
+namespace ssw {
+
+struct vm_state {
+    ip4_addr home;
+    std::string location;  // subnet name; the home subnet when at home
+    ip4_addr care_of;      // zero at home
+    bool triangle = false;
+    uint64_t epoch = 0;
+    bool operator==(const vm_state &) const = default;
+};
+
+struct orchestrator_state {
+    std::map<ip4_addr, vm_state> vms;
+
+    static bool load(const std::string &path, orchestrator_state &out, std::string &error);
+    bool save(const std::string &path, std::string &error) const;
+};
+
+struct held_binding {
+    binding b;
+    uint64_t epoch = 0;
+    bool operator==(const held_binding &) const = default;
+};
+
+// What one router holds (or must hold) of the managed configuration.
+struct router_holdings {
+    std::map<ip4_addr, held_binding> bindings;           // by home address
+    std::set<std::pair<uint16_t, ip4_prefix>> proxies;  // (port, prefix)
+};
+
+// What every router must hold for the VMs in `st`.
+std::map<std::string, router_holdings> desired(const topology &topo, const orchestrator_state &st);
+
+// The commands that take a router from `actual` to `want`, for the home addresses in `homes`
+// and the proxy entries in `proxy_scope` only. `del_epoch` is the epoch of deletions.
+std::vector<std::string> diff_commands(const router_holdings &actual, const router_holdings &want,
+                                       const std::set<ip4_addr> &homes,
+                                       const std::set<std::pair<uint16_t, ip4_prefix>> &proxy_scope,
+                                       const std::map<ip4_addr, uint64_t> &del_epoch);
+
+std::string binding_command(const held_binding &h);
+
+class orchestrator {
+public:
+    // Talks to one router: sends command lines, returns one JSON reply per line, or nullopt
+    // with an error when the router cannot be reached.
+    using transport = std::function<std::optional<std::vector<nlohmann::ordered_json>>(
+        const topo_router &, const std::vector<std::string> &, std::string &)>;
+
+    orchestrator(topology topo, std::string state_path, transport t);
+
+    struct result {
+        bool ok = true;
+        std::string error;
+        std::vector<std::string> log;  // what was done, router by router
+        nlohmann::ordered_json data;
+    };
+
+    // Moves VM `vm` to subnet `to` (its home subnet: a return). dry_run: only says what it
+    // would send.
+    result move(const std::string &vm, const std::string &to, std::optional<ip4_addr> care_of,
+                bool triangle, bool dry_run);
+    result where(const std::string &vm);
+    result reconcile(bool dry_run);
+
+    // Bindings per `show nat` page when reading a router's table (each page names the next):
+    // as many as the router gives in one.
+    uint32_t fetch_page = cmd_show::kShowNatMaxLimit;
+
+private:
+    bool fetch(const topo_router &r, router_holdings &out, std::string &error);
+    bool apply(const topo_router &r, const std::vector<std::string> &cmds, std::string &error);
+    std::set<std::pair<uint16_t, ip4_prefix>> proxy_scope(const std::string &router,
+                                                          const std::set<ip4_addr> &homes) const;
+    std::optional<ip4_addr> allocate_care_of(const topo_subnet &s, const orchestrator_state &st,
+                                             ip4_addr vm) const;
+    void announce(const std::string &router, const std::string &what, uint16_t port, result &res);
+
+    topology topo_;
+    std::string state_path_;
+    transport send_;
+};
+
+}  // namespace ssw

@@ -1,0 +1,178 @@
+#include "control/router/executor.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "dataplane/log.h"
+
+namespace ssw {
+
+json reply::to_json() const {
+    json j;
+    j["ok"] = ok;
+    if (!ok) j["error"] = error;
+    if (!data.is_null()) j["data"] = data;
+    if (!next.empty()) j["next"] = next;
+    return j;
+}
+
+void executor::transaction::rollback() {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    undo.clear();
+    publish.clear();
+    bindings.clear();
+}
+
+void executor::transaction::commit(const nat_table &nat) {
+    // A batch of many binding updates runs at the memory's pace, not one miss after another:
+    // each binding's lines are prepared some steps before its update is published.
+    size_t next[2] = {0, 0};  // per step: the first binding not yet prepared
+    nat_table::pipelined(
+        publish.size(),
+        [&](size_t i, unsigned step) {
+            size_t &k = next[step];
+            if (k < bindings.size() && bindings[k].first == i)
+                nat.prepare_set(bindings[k++].second, step);
+        },
+        [&](size_t i) { publish[i](); });
+    undo.clear();
+    publish.clear();
+    bindings.clear();
+}
+
+executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
+    model_.addresses.resize(r.port_count());
+    model_.ports.resize(r.port_count());
+    for (uint16_t p = 0; p < r.port_count(); ++p)
+        model_.ports[p].mtu = r.runtime(p).mtu.load(std::memory_order_relaxed);
+}
+
+reply executor::execute_line(std::string_view line) {
+    parse_result p = parse_command(line);
+    if (!p.cmd) return reply::failure(p.error);
+    return execute(*p.cmd);
+}
+
+reply executor::execute(const command &cmd) {
+    if (const auto *s = std::get_if<cmd_show>(&cmd)) return show(*s);
+    if (std::holds_alternative<cmd_stats_reset>(cmd)) return stats_reset();
+    if (std::holds_alternative<cmd_help>(cmd)) {
+        reply r;
+        r.data = json::array();
+        for (const auto &line : command_summary()) r.data.push_back(line);
+        return r;
+    }
+    if (std::holds_alternative<cmd_batch>(cmd))
+        return reply::failure("batch commands belong to a connection (sswctl batch FILE)");
+    transaction t;
+    reply r = stage(cmd, t);
+    if (r.ok && persist_ && is_config_change(cmd)) {
+        std::string error;
+        if (!persist_({format_command(cmd)}, error)) r = reply::failure("not applied: " + error);
+    }
+    if (r.ok) {
+        t.commit(r_.nat());
+        SSW_LOG(DEBUG, "applied: {}", format_command(cmd));
+    } else {
+        t.rollback();
+        SSW_LOG(DEBUG, "refused: {}: {}", format_command(cmd), r.error);
+    }
+    return r;
+}
+
+reply executor::execute_batch(const std::vector<command> &cmds) {
+    transaction t;
+    t.undo.reserve(cmds.size() * 2);
+    t.publish.reserve(cmds.size() * 2);
+    for (size_t i = 0; i < cmds.size(); ++i) {
+        if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
+            std::holds_alternative<cmd_batch>(cmds[i])) {
+            t.rollback();
+            return reply::failure(fmt::format("command {}: only configuration commands can be "
+                                              "batched; nothing applied", i + 1));
+        }
+        reply r = stage(cmds[i], t);
+        if (!r.ok) {
+            t.rollback();
+            return reply::failure(fmt::format("command {}: {}; nothing applied", i + 1, r.error));
+        }
+    }
+    if (persist_) {
+        std::vector<std::string> lines;
+        for (const auto &c : cmds)
+            if (is_config_change(c)) lines.push_back(format_command(c));
+        std::string error;
+        if (!lines.empty() && !persist_(lines, error)) {
+            t.rollback();
+            return reply::failure("nothing applied: " + error);
+        }
+    }
+    t.commit(r_.nat());
+    SSW_LOG(DEBUG, "applied a batch of {} commands", cmds.size());
+    return reply::success(json{{"applied", cmds.size()}});
+}
+
+reply executor::stage(const command &cmd, transaction &t) {
+    return std::visit(
+        [&](const auto &c) -> reply {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<T, cmd_show> || std::is_same_v<T, cmd_stats_reset> ||
+                          std::is_same_v<T, cmd_help> || std::is_same_v<T, cmd_batch>)
+                return reply::failure("not a configuration command");
+            else
+                return stage(c, t);
+        },
+        cmd);
+}
+
+// ---- routes in the model ----
+
+void executor::stage_route(const ip4_prefix &p, const route_entry &e, transaction &t) {
+    auto it = model_.routes.find(p);
+    std::optional<route_entry> before;
+    if (it != model_.routes.end()) before = it->second;
+    model_.routes[p] = e;
+    t.undo.push_back([this, p, before] {
+        if (before)
+            model_.routes[p] = *before;
+        else
+            model_.routes.erase(p);
+    });
+    t.publish.push_back([this, p, nh = e.nh] {
+        std::string error;
+        if (!r_.routes().set(p, nh, error))
+            SSW_LOG(ERR, "route {} not installed: {}", p.to_string(), error);
+    });
+}
+
+void executor::stage_route_removal(const ip4_prefix &p, transaction &t) {
+    auto it = model_.routes.find(p);
+    if (it == model_.routes.end()) return;
+    route_entry before = it->second;
+    model_.routes.erase(it);
+    t.undo.push_back([this, p, before] { model_.routes[p] = before; });
+    t.publish.push_back([this, p] { r_.routes().remove(p); });
+}
+
+std::string executor::check_route_capacity(std::initializer_list<ip4_prefix> prefixes) const {
+    // Counted together: the routes of one command may each need a route and a tbl8 group
+    // (one per /24 holding prefixes longer than /24) that only one of them could have.
+    std::set<ip4_prefix> fresh;
+    std::set<uint32_t> groups;
+    for (const ip4_prefix &p : prefixes) {
+        if (model_.routes.count(p) || !fresh.insert(p).second || p.len <= 24) continue;
+        bool group_exists = false;
+        for (const auto &[q, e] : model_.routes)
+            group_exists |= q.len > 24 && (q.addr.host() >> 8) == (p.addr.host() >> 8);
+        if (!group_exists) groups.insert(p.addr.host() >> 8);
+    }
+    if (model_.routes.size() + fresh.size() > r_.routes().max_routes())
+        return fmt::format("route table full ({} routes)", r_.routes().max_routes());
+    if (model_.tbl8_groups_needed() + groups.size() > r_.config().tbl8_groups)
+        return fmt::format("route table out of tbl8 groups ({}; see --tbl8-groups)",
+                           r_.config().tbl8_groups);
+    return {};
+}
+
+}  // namespace ssw

@@ -1,0 +1,172 @@
+// The executor's service-switch commands: bindings (docs/DESIGN.md §2), proxy-ARP entries and
+// gratuitous ARP announcements.
+#include "control/router/executor.h"
+
+#include <fmt/format.h>
+
+#include "dataplane/log.h"
+#include "dataplane/slow_path/slow_path.h"
+
+namespace ssw {
+
+reply executor::stage(const cmd_nat &c, transaction &t) {
+    const uint32_t m = c.home.host();
+    auto it = model_.bindings.find(m);
+    const bool exists = it != model_.bindings.end();
+    uint64_t held = exists ? it->second.epoch : 0;
+    bool deleted = false;
+    if (!exists) {
+        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) {
+            held = d->second;
+            deleted = true;
+        }
+    }
+    if (c.epoch && *c.epoch < held)
+        return reply::failure(fmt::format("stale update: epoch {} is older than epoch {} held for {}",
+                                          *c.epoch, held, c.home.to_string()));
+
+    if (!c.add) {
+        if (!exists) {
+            // With an epoch, a delete means "absent as of epoch E" (a withdrawal): nothing to
+            // remove, but a later add older than E must still be refused.
+            if (!c.epoch) return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
+            if (*c.epoch == held) return reply::success(json{{"changed", false}});
+            std::optional<uint64_t> before_deleted;
+            if (deleted) before_deleted = held;
+            model_.deleted_epoch[m] = *c.epoch;
+            t.undo.push_back([this, m, before_deleted] {
+                if (before_deleted)
+                    model_.deleted_epoch[m] = *before_deleted;
+                else
+                    model_.deleted_epoch.erase(m);
+            });
+            return reply::success(json{{"changed", false}});
+        }
+        const binding_entry before = it->second;
+        const uint64_t epoch = c.epoch.value_or(held);
+        model_.owner.erase(m);
+        model_.owner.erase(before.b.care_of.host());
+        model_.bindings.erase(it);
+        std::optional<uint64_t> before_deleted;
+        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+        model_.deleted_epoch[m] = epoch;
+        t.undo.push_back([this, m, before, before_deleted] {
+            model_.bindings[m] = before;
+            model_.owner[m] = m;
+            model_.owner[before.b.care_of.host()] = m;
+            if (before_deleted)
+                model_.deleted_epoch[m] = *before_deleted;
+            else
+                model_.deleted_epoch.erase(m);
+        });
+        t.publish.push_back([this, home = c.home, local = before.b.is_local()] {
+            r_.nat().remove(home);
+            if (local) r_.neigh_cache().remove_learned(home);  // the VM left this segment
+        });
+        return {};
+    }
+
+    const binding b{c.home, c.care_of, c.type, c.port};
+    if (!usable_host(c.home) || !usable_host(c.care_of) || c.home == c.care_of)
+        return reply::failure("home and care-of addresses must be distinct unicast host addresses");
+    if (model_.is_own_address(c.home) || model_.is_own_address(c.care_of))
+        return reply::failure("a binding cannot use one of this router's own addresses");
+    if (b.is_local() && !r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (c.epoch && *c.epoch == held) {
+        if (exists && it->second.b == b) return reply::success(json{{"changed", false}});
+        return reply::failure(fmt::format("epoch {} of {} already {}", held, c.home.to_string(),
+                                          deleted ? "deleted it" : "holds a different binding"));
+    }
+    for (uint32_t a : {m, c.care_of.host()}) {
+        auto o = model_.owner.find(a);
+        if (o != model_.owner.end() && o->second != m)
+            return reply::failure(fmt::format("{} is already used by the binding of {}",
+                                              ip4_addr(a).to_string(), ip4_addr(o->second).to_string()));
+    }
+    if (!exists && model_.bindings.size() >= r_.nat().capacity())
+        return reply::failure(fmt::format("binding table full ({} bindings; see --nat-capacity)",
+                                          r_.nat().capacity()));
+
+    const uint64_t epoch = c.epoch.value_or(held + 1);
+    std::optional<binding_entry> before;
+    if (exists) before = it->second;
+    std::optional<uint64_t> before_deleted;
+    if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+    if (before) model_.owner.erase(before->b.care_of.host());
+    model_.bindings[m] = {b, epoch};
+    model_.owner[m] = m;
+    model_.owner[c.care_of.host()] = m;
+    model_.deleted_epoch.erase(m);
+    t.undo.push_back([this, m, ms = c.care_of.host(), before, before_deleted] {
+        model_.owner.erase(ms);
+        if (before) {
+            model_.bindings[m] = *before;
+            model_.owner[before->b.care_of.host()] = m;
+        } else {
+            model_.bindings.erase(m);
+            model_.owner.erase(m);
+        }
+        if (before_deleted) model_.deleted_epoch[m] = *before_deleted;
+    });
+    // A VM that left this router's segment: its neighbor entry there is stale now.
+    if (before && before->b.is_local() && !(b.is_local() && b.port == before->b.port))
+        t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove_learned(m); });
+    t.bindings.emplace_back(t.publish.size(), b);
+    t.publish.push_back([this, b] {
+        std::string error;
+        if (!r_.nat().set(b, error))
+            SSW_LOG(ERR, "binding of {} not installed: {}", b.home.to_string(), error);
+    });
+    return reply::success(json{{"changed", true}, {"epoch", epoch}});
+}
+
+// ---- proxy-ARP and announcements ----
+
+reply executor::stage(const cmd_proxy_arp &c, transaction &t) {
+    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    const bool present = model_.proxy.contains(c.port, c.prefix);
+    if (c.add && present)
+        return reply::failure(fmt::format("proxy-arp {} port {} exists", c.prefix.to_string(), c.port));
+    if (!c.add && !present)
+        return reply::failure(fmt::format("no proxy-arp {} on port {}", c.prefix.to_string(), c.port));
+    if (c.add) {
+        model_.proxy.add(c.port, c.prefix);
+        t.undo.push_back([this, c] { model_.proxy.remove(c.port, c.prefix); });
+        t.publish.push_back([this, c] { r_.proxy_arp().add(c.port, c.prefix); });
+    } else {
+        model_.proxy.remove(c.port, c.prefix);
+        t.undo.push_back([this, c] { model_.proxy.add(c.port, c.prefix); });
+        t.publish.push_back([this, c] { r_.proxy_arp().remove(c.port, c.prefix); });
+    }
+    return {};
+}
+
+reply executor::stage(const cmd_announce &c, transaction &t) {
+    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    // 4096 addresses per announcement: a /20 in three bursts is ~12k frames.
+    if (c.prefix.len < 20)
+        return reply::failure(fmt::format("{} is too large to announce (at most a /20)",
+                                          c.prefix.to_string()));
+    // What the router answers for (per the model, batch included) and the neighbours it has
+    // confirmed on that port.
+    size_t n = 0;
+    const uint32_t first = c.prefix.addr.host(), last = c.prefix.broadcast().host();
+    const auto &neighbors = r_.neigh_cache().entries();
+    for (uint64_t v = first; v <= last; ++v) {
+        if (c.prefix.len <= 30 && (v == first || v == last)) continue;
+        const ip4_addr a{uint32_t(v)};
+        auto nb = neighbors.find(a);
+        if (answers_arp_for(model_, c.port, a) ||
+            (nb != neighbors.end() && nb->second.port == c.port &&
+             (nb->second.state == neighbor_state::reachable || nb->second.state == neighbor_state::permanent)))
+            ++n;
+    }
+    if (n == 0)
+        return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}, "
+                                          "nor knows a host of it there", c.prefix.to_string(), c.port));
+    t.publish.push_back([this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
+    return reply::success(json{{"addresses", n}, {"frames", n * c.count}});
+}
+
+}  // namespace ssw
