@@ -32,7 +32,8 @@ public:
         if (sep + 1 < argc)
             args.insert(args.end(), argv + sep + 1, argv + argc);
         else
-            args.insert(args.end(), {"--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "0"});
+            args.insert(args.end(),
+                        {"--no-huge", "-m", "1024", "--no-shconf", "--no-pci", "-l", "0"});
         args.insert(args.end(), extra.begin(), extra.end());
         args.insert(args.end(), {"--file-prefix", prefix_, "--log-level", "*:error"});
         std::vector<char *> eal_argv;

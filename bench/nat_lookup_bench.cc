@@ -39,8 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -95,10 +95,10 @@ constexpr uint32_t scatter(uint32_t x) {
 // N distinct random non-zero keys, plus keys known to be absent, for one table size. Shared
 // by every case of that size so that all of them see the same keys.
 struct key_set {
-    std::vector<uint32_t> present;    // N keys: the table's keys
-    std::vector<uint32_t> care_of;    // N more distinct keys: the bindings' M* (nat_table)
-    std::vector<uint32_t> absent;     // keys in neither
-    std::vector<uint32_t> spare;      // N more: the other M* the update case alternates with
+    std::vector<uint32_t> present;       // N keys: the table's keys
+    std::vector<uint32_t> care_of;       // N more distinct keys: the bindings' M* (nat_table)
+    std::vector<uint32_t> absent;        // keys in neither
+    std::vector<uint32_t> spare;         // N more: the other M* the update case alternates with
     std::vector<uint32_t> hit_stream;    // kStream lookups, all present
     std::vector<uint32_t> miss_stream;   // kStream lookups, all absent
     std::vector<uint32_t> mixed_stream;  // kStream lookups, every other one absent (shuffled)
@@ -418,7 +418,8 @@ struct rte_hash_fixture {
             return;
         }
         for (uint32_t i = 0; i < n; ++i) {
-            if (rte_hash_add_key_data(h.get(), &k.present[i], reinterpret_cast<void *>(uintptr_t(i) + 1)) < 0) {
+            if (rte_hash_add_key_data(h.get(), &k.present[i],
+                                      reinterpret_cast<void *>(uintptr_t(i) + 1)) < 0) {
                 error = "rte_hash_add_key_data failed: table full";
                 return;
             }
@@ -487,9 +488,11 @@ void BM_unordered_map(benchmark::State &state) {
 
 // Floor first for each size: the others divide by it. The update case last: it rebinds.
 void register_all() {
-    const std::pair<int64_t, const char *> sizes[] = {
-        {int64_t(1) << 10, "1K"}, {int64_t(1) << 16, "64K"}, {int64_t(1) << 20, "1M"},
-        {int64_t(1) << 22, "4M"}, {int64_t(1) << 24, "16M"}};
+    const std::pair<int64_t, const char *> sizes[] = {{int64_t(1) << 10, "1K"},
+                                                      {int64_t(1) << 16, "64K"},
+                                                      {int64_t(1) << 20, "1M"},
+                                                      {int64_t(1) << 22, "4M"},
+                                                      {int64_t(1) << 24, "16M"}};
     for (const auto &[n, size] : sizes) {
         auto reg = [&](const std::string &name, auto fn) {
             return benchmark::RegisterBenchmark((name + "/" + size).c_str(), fn)->Arg(n);
@@ -507,12 +510,12 @@ void register_all() {
         reg("nat_table/mixed_churned", BM_nat_table<mix::mixed, nat_churned_fixture>);
         reg("rte_hash_lf/mixed", BM_rte_hash_lf<mix::mixed>);
         reg("unordered_map/mixed", BM_unordered_map<mix::mixed>);
-        reg("nat_table/update_with_reader",
-            [](benchmark::State &s) { BM_nat_update_with_reader(s, 1); })
-            ->UseRealTime();
-        reg("nat_table/update_batched_with_reader",
-            [](benchmark::State &s) { BM_nat_update_with_reader(s, kUpdateBatch); })
-            ->UseRealTime();
+        reg("nat_table/update_with_reader", [](benchmark::State &s) {
+            BM_nat_update_with_reader(s, 1);
+        })->UseRealTime();
+        reg("nat_table/update_batched_with_reader", [](benchmark::State &s) {
+            BM_nat_update_with_reader(s, kUpdateBatch);
+        })->UseRealTime();
     }
 }
 

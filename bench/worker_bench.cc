@@ -41,11 +41,11 @@ using namespace ssw;
 constexpr uint16_t kBurst = 32;
 constexpr uint32_t kFrames = 1 << 16;  // distinct stored frames, as run_bench.py's pcap files
 constexpr uint32_t kFrameLen = 60;
-constexpr uint32_t kHomeBase = 16u << 24;     // M: 16.0.0.1 ...
-constexpr uint32_t kCareOfBase = 32u << 24;   // M*: 32.0.0.1 ...
-constexpr uint32_t kRouteNet = 0xC6120100;    // 198.18.1.0/24, via the default route
-constexpr uint32_t kUnboundNet = 64u << 24;   // 64.0.0.0/8, via the default route too
-constexpr uint32_t kSource = 0xC000020A;      // 192.0.2.10
+constexpr uint32_t kHomeBase = 16u << 24;    // M: 16.0.0.1 ...
+constexpr uint32_t kCareOfBase = 32u << 24;  // M*: 32.0.0.1 ...
+constexpr uint32_t kRouteNet = 0xC6120100;   // 198.18.1.0/24, via the default route
+constexpr uint32_t kUnboundNet = 64u << 24;  // 64.0.0.0/8, via the default route too
+constexpr uint32_t kSource = 0xC000020A;     // 192.0.2.10
 
 // bench/run_bench.py's ROUTER_CONF.
 constexpr const char *kConfig[] = {
@@ -106,8 +106,9 @@ std::vector<uint8_t> frames_for(uint32_t nat_n, bool unbound = false) {
 // Bindings 16.0.0.1.. -> 32.0.0.1.., up to n in all (the table only grows between cases).
 void load_bindings(uint32_t n) {
     for (uint32_t i = the_lab->bindings; i < n; ++i) {
-        const std::string line = fmt::format("nat add {} to {}", ip4_addr(kHomeBase + 1 + i).to_string(),
-                                             ip4_addr(kCareOfBase + 1 + i).to_string());
+        const std::string line =
+            fmt::format("nat add {} to {}", ip4_addr(kHomeBase + 1 + i).to_string(),
+                        ip4_addr(kCareOfBase + 1 + i).to_string());
         if (!the_lab->ex->execute_line(line).ok) {
             std::fprintf(stderr, "worker_bench: '%s' refused\n", line.c_str());
             std::abort();

@@ -16,32 +16,34 @@ namespace ssw {
 // keeps concurrent reads by the control thread well-defined.
 class counter {
 public:
-    void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(uint64_t n = 1) {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
     std::atomic<uint64_t> v_{0};
 };
 
-#define SSW_EVENT_COUNTERS(_)                                                          \
+#define SSW_EVENT_COUNTERS(_)                                                         \
     _(rx_packets, "frames received")                                                  \
     _(forwarded, "packets routed to an egress port")                                  \
-    _(tx_packets, "frames handed to a port for transmission")                        \
+    _(tx_packets, "frames handed to a port for transmission")                         \
     _(punted, "frames handed to the slow path")                                       \
     _(arp_requests_received, "ARP requests received")                                 \
     _(arp_replies_received, "ARP replies received")                                   \
     _(arp_replies_sent, "ARP replies sent for the router's own addresses")            \
-    _(arp_requests_sent, "ARP requests sent to resolve or refresh neighbors")        \
-    _(neighbors_learned, "neighbor entries created or updated from ARP")             \
-    _(held_packets_sent, "held packets sent after their next hop resolved")          \
+    _(arp_requests_sent, "ARP requests sent to resolve or refresh neighbors")         \
+    _(neighbors_learned, "neighbor entries created or updated from ARP")              \
+    _(held_packets_sent, "held packets sent after their next hop resolved")           \
     _(proxy_arp_replies, "ARP replies sent on behalf of proxied addresses")           \
-    _(proxy_arp_suppressed, "proxy-ARP replies not sent: per-port rate limit")         \
-    _(garp_sent, "gratuitous ARP announcements sent")                                  \
-    _(redirects_sent, "ICMP redirects sent")                                           \
+    _(proxy_arp_suppressed, "proxy-ARP replies not sent: per-port rate limit")        \
+    _(garp_sent, "gratuitous ARP announcements sent")                                 \
+    _(redirects_sent, "ICMP redirects sent")                                          \
     _(echo_replies_sent, "ICMP echo replies sent")                                    \
     _(icmp_errors_sent, "ICMP errors sent (unreachable, time exceeded, frag needed)") \
-    _(icmp_errors_suppressed, "ICMP errors not sent: rate limit or slow path busy")     \
-    _(fragments_sent, "fragments made from packets larger than the egress MTU")      \
+    _(icmp_errors_suppressed, "ICMP errors not sent: rate limit or slow path busy")   \
+    _(fragments_sent, "fragments made from packets larger than the egress MTU")       \
     _(idle_sleeps, "times an idle worker slept")
 
 enum class event : uint8_t {

@@ -23,17 +23,17 @@ bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runt
     info.driver = dev.driver_name ? dev.driver_name : "";
 
     if (dev.max_tx_queues < setup.workers) {
-        error = fmt::format(
-            "port {} ({}): {} workers need {} tx queues, the device has {}{}", id, info.name,
-            setup.workers, setup.workers, dev.max_tx_queues,
-            info.driver == "net_af_packet" ? " (give the vdev qpairs=N)" : "");
+        error = fmt::format("port {} ({}): {} workers need {} tx queues, the device has {}{}", id,
+                            info.name, setup.workers, setup.workers, dev.max_tx_queues,
+                            info.driver == "net_af_packet" ? " (give the vdev qpairs=N)" : "");
         return false;
     }
     // af_packet fans a socket's traffic out over all its queue pairs: every rx queue it has
     // must be polled, or the flows hashed to an unpolled one are lost.
-    uint16_t rxq = info.driver == "net_af_packet"
-                       ? dev.max_rx_queues
-                       : std::max<uint16_t>(1, std::min<uint16_t>(dev.max_rx_queues, setup.workers));
+    uint16_t rxq =
+        info.driver == "net_af_packet"
+            ? dev.max_rx_queues
+            : std::max<uint16_t>(1, std::min<uint16_t>(dev.max_rx_queues, setup.workers));
     uint16_t txq = setup.workers;
 
     rte_eth_conf conf{};
@@ -58,14 +58,16 @@ bool start_port(uint16_t id, const port_setup &setup, port_info &info, port_runt
     for (uint16_t q = 0; q < rxq; ++q) {
         rc = rte_eth_rx_queue_setup(id, q, nb_rxd, socket, nullptr, setup.pool);
         if (rc != 0) {
-            error = fmt::format("port {} ({}): rx queue {}: {}", id, info.name, q, rte_strerror(-rc));
+            error =
+                fmt::format("port {} ({}): rx queue {}: {}", id, info.name, q, rte_strerror(-rc));
             return false;
         }
     }
     for (uint16_t q = 0; q < txq; ++q) {
         rc = rte_eth_tx_queue_setup(id, q, nb_txd, socket, nullptr);
         if (rc != 0) {
-            error = fmt::format("port {} ({}): tx queue {}: {}", id, info.name, q, rte_strerror(-rc));
+            error =
+                fmt::format("port {} ({}): tx queue {}: {}", id, info.name, q, rte_strerror(-rc));
             return false;
         }
     }
@@ -109,8 +111,13 @@ port_status read_port_status(uint16_t id) {
     rte_eth_link_get_nowait(id, &link);
     rte_eth_stats st{};
     rte_eth_stats_get(id, &st);
-    return {link.link_status != 0, link.link_speed, st.ipackets, st.opackets,
-            st.imissed,            st.ierrors,      st.oerrors};
+    return {link.link_status != 0,
+            link.link_speed,
+            st.ipackets,
+            st.opackets,
+            st.imissed,
+            st.ierrors,
+            st.oerrors};
 }
 
 void reset_port_stats(uint16_t id) { rte_eth_stats_reset(id); }

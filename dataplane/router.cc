@@ -8,9 +8,9 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
-#include "dataplane/tables/memory.h"
 #include "dataplane/slow_path/punt.h"
 #include "dataplane/slow_path/slow_path.h"
+#include "dataplane/tables/memory.h"
 #include "dataplane/worker.h"
 
 namespace ssw {
@@ -38,7 +38,8 @@ router::~router() {
     }
     if (inject_ring_) {
         void *m;
-        while (rte_ring_dequeue(inject_ring_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+        while (rte_ring_dequeue(inject_ring_, &m) == 0)
+            rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
         rte_ring_free(inject_ring_);
     }
 }
@@ -51,7 +52,9 @@ bool router::init(const router_config &cfg, std::string &error) {
     }
     use_dpdk_table_memory(rte_eal_has_hugepages() != 0);
     const unsigned id = instances++;
-    auto name = [id](const char *base) { return id ? fmt::format("{}{}", base, id) : std::string(base); };
+    auto name = [id](const char *base) {
+        return id ? fmt::format("{}{}", base, id) : std::string(base);
+    };
     if (!register_punt_field()) {
         error = fmt::format("cannot register the mbuf field: {}", rte_strerror(rte_errno));
         return false;
@@ -68,22 +71,25 @@ bool router::init(const router_config &cfg, std::string &error) {
         return false;
     }
     // Per-lcore mempool caches, plus what every rx and tx ring can hold.
-    pool_ = rte_pktmbuf_pool_create(name("ssw_mbufs").c_str(), cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                    int(rte_socket_id()));
+    pool_ = rte_pktmbuf_pool_create(name("ssw_mbufs").c_str(), cfg_.mbufs, 256, 0,
+                                    RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
     if (!pool_) {
-        error = fmt::format("cannot create a pool of {} mbufs: {} (give more memory with -m, "
-                            "or fewer mbufs with --mbufs)",
-                            cfg_.mbufs, rte_strerror(rte_errno));
+        error = fmt::format(
+            "cannot create a pool of {} mbufs: {} (give more memory with -m, "
+            "or fewer mbufs with --mbufs)",
+            cfg_.mbufs, rte_strerror(rte_errno));
         return false;
     }
-    punt_ring_ = rte_ring_create(name("ssw_punt").c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+    punt_ring_ =
+        rte_ring_create(name("ssw_punt").c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
     inject_ring_ = rte_ring_create(name("ssw_inject").c_str(), 4096, int(rte_socket_id()),
                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!punt_ring_ || !inject_ring_) {
         error = fmt::format("cannot create rings: {}", rte_strerror(rte_errno));
         return false;
     }
-    if (!routes_.init(name("ssw_routes"), cfg_.max_routes, cfg_.tbl8_groups, rcu_, error)) return false;
+    if (!routes_.init(name("ssw_routes"), cfg_.max_routes, cfg_.tbl8_groups, rcu_, error))
+        return false;
     if (!neighbors_.init(cfg_.neighbor.max_entries, rcu_)) {
         error = "cannot allocate the neighbor table";
         return false;
@@ -108,7 +114,8 @@ bool router::init(const router_config &cfg, std::string &error) {
     uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid) {
         if (pid != ports_.size()) {
-            error = fmt::format("port ids are not contiguous (port {} after {})", pid, ports_.size());
+            error =
+                fmt::format("port ids are not contiguous (port {} after {})", pid, ports_.size());
             return false;
         }
         port_info info;
@@ -141,7 +148,9 @@ void router::close_ports() {
     }
 }
 
-bool own_address_set::contains(uint32_t raw) const { return std::binary_search(addrs.begin(), addrs.end(), raw); }
+bool own_address_set::contains(uint32_t raw) const {
+    return std::binary_search(addrs.begin(), addrs.end(), raw);
+}
 
 void router::publish_own_addresses() {
     auto *s = new own_address_set;

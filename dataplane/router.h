@@ -16,10 +16,10 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "dataplane/tables/nat_table.h"
-#include "dataplane/slow_path/neighbor_cache.h"
-#include "dataplane/tables/neighbor_table.h"
 #include "dataplane/port.h"
+#include "dataplane/slow_path/neighbor_cache.h"
+#include "dataplane/tables/nat_table.h"
+#include "dataplane/tables/neighbor_table.h"
 #include "dataplane/tables/proxy_arp.h"
 #include "dataplane/tables/rcu.h"
 #include "dataplane/tables/route_table.h"
@@ -42,17 +42,17 @@ struct own_address_set {
 };
 
 struct router_config {
-    uint16_t burst = 32;            // rx burst size (at most kMaxBurst)
-    uint32_t idle_polls = 256;      // empty polls before a worker starts to sleep
+    uint16_t burst = 32;        // rx burst size (at most kMaxBurst)
+    uint32_t idle_polls = 256;  // empty polls before a worker starts to sleep
     // Longest sleep of an idle worker; 0 = busy-poll always. 500 us: 2-3% of a core when
     // idle, +0.3 ms RTT through an idle router (bench/RESULTS.md, case e, on two machines).
     uint32_t idle_sleep_us = 500;
     uint32_t mbufs = 16383;
     uint32_t max_routes = 65536;
     uint32_t tbl8_groups = 4096;
-    uint32_t icmp_rate = 1000;      // ICMP errors per second, per generating thread
-    uint32_t nat_capacity = 65536;  // bindings
-    uint32_t proxy_arp_rate = 1000; // proxy-ARP replies per second, per port
+    uint32_t icmp_rate = 1000;       // ICMP errors per second, per generating thread
+    uint32_t nat_capacity = 65536;   // bindings
+    uint32_t proxy_arp_rate = 1000;  // proxy-ARP replies per second, per port
     uint16_t rx_desc = 1024;
     uint16_t tx_desc = 1024;
     neighbor_params neighbor;

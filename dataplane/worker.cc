@@ -179,8 +179,8 @@ inline const next_hop *worker::forwarding_hop(rte_mbuf *m, uint32_t hop, uint16_
     return nullptr;
 }
 
-inline bool worker::may_leave(rte_mbuf *m, const rte_ipv4_hdr *ip, uint16_t in_port,
-                              uint16_t mtu, bool &fragment) {
+inline bool worker::may_leave(rte_mbuf *m, const rte_ipv4_hdr *ip, uint16_t in_port, uint16_t mtu,
+                              bool &fragment) {
     if (unlikely(ip->time_to_live <= 1)) {
         drop_with_icmp(m, drop_reason::ttl_exceeded, in_port, icmp::kTimeExceeded,
                        icmp::kTtlExceeded);
@@ -269,12 +269,11 @@ void worker::route_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts
 // With bindings. Decide, then move: the fate of every packet of the burst is computed first
 // (translations, route, checks, with the table lookups done in bulk), then packets are
 // rewritten and queued per egress port.
-void worker::translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts,
-                             uint16_t n) {
+void worker::translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *dsts, uint16_t n) {
     struct fate {
-        uint32_t next_hop;  // host order
-        uint32_t new_dst;   // network order; 0: keep
-        uint32_t new_src;   // network order; 0: keep
+        uint32_t next_hop;                   // host order
+        uint32_t new_dst;                    // network order; 0: keep
+        uint32_t new_src;                    // network order; 0: keep
         const nat_table::view *dst_binding;  // counts the hit; into by_dst / by_src
         const nat_table::view *src_binding;
         uint16_t out;
@@ -328,8 +327,8 @@ void worker::translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *
             }
             fj.out = nh->port;
             fj.next_hop = nh->type == next_hop::kind::gateway ? nh->gateway.host()
-                          : fj.new_dst ? be32_t::from_raw(fj.new_dst).host()
-                                       : dsts[j];
+                          : fj.new_dst                        ? be32_t::from_raw(fj.new_dst).host()
+                                                              : dsts[j];
         }
         const port_runtime &out_rt = r_.runtime(fj.out);
         if (unlikely(!may_leave(m, ip, in_port, out_rt.mtu.load(std::memory_order_relaxed),

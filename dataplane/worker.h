@@ -12,10 +12,10 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/counters.h"
-#include "dataplane/slow_path/punt.h"
 #include "dataplane/router.h"
-#include "dataplane/stage_clock.h"
+#include "dataplane/slow_path/punt.h"
 #include "dataplane/slow_path/token_bucket.h"
+#include "dataplane/stage_clock.h"
 
 namespace ssw {
 

@@ -12,9 +12,10 @@
 int main(int argc, char **argv) {
     ::testing::InitGoogleTest(&argc, argv);
     std::string prefix = "ssw-unit-" + std::to_string(getpid());
-    std::vector<std::string> args = {"unit_tests", "-l", "0", "--no-huge", "-m", "512",
-                                     "--no-shconf", "--no-pci", "--file-prefix", prefix,
-                                     "--log-level", "lib.*:error"};
+    std::vector<std::string> args = {"unit_tests",  "-l",          "0",
+                                     "--no-huge",   "-m",          "512",
+                                     "--no-shconf", "--no-pci",    "--file-prefix",
+                                     prefix,        "--log-level", "lib.*:error"};
     std::vector<char *> argv_eal;
     for (auto &a : args) argv_eal.push_back(a.data());
     if (rte_eal_init(int(argv_eal.size()), argv_eal.data()) < 0) {

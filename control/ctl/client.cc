@@ -66,7 +66,8 @@ std::optional<nlohmann::ordered_json> control_client::refusal_after_failed_send(
     return read_reply(ignored, 100);
 }
 
-std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &error, int timeout_ms) {
+std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &error,
+                                                                 int timeout_ms) {
     size_t nl;
     while ((nl = buf_.find('\n', pos_)) == std::string::npos) {
         // Drop what was consumed before reading more (not per reply: that would be quadratic).
@@ -82,7 +83,8 @@ std::optional<nlohmann::ordered_json> control_client::read_reply(std::string &er
         ssize_t n = read(fd_, tmp, sizeof tmp);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;
-            error = n == 0 ? "the router closed the connection" : fmt::format("read: {}", strerror(errno));
+            error = n == 0 ? "the router closed the connection"
+                           : fmt::format("read: {}", strerror(errno));
             return std::nullopt;
         }
         buf_.append(tmp, size_t(n));

@@ -15,7 +15,8 @@ public:
     control_client() = default;
     control_client(const control_client &) = delete;
     control_client &operator=(const control_client &) = delete;
-    control_client(control_client &&o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)), pos_(o.pos_) {
+    control_client(control_client &&o) noexcept
+        : fd_(o.fd_), buf_(std::move(o.buf_)), pos_(o.pos_) {
         o.fd_ = -1;
     }
     ~control_client();
@@ -29,9 +30,8 @@ public:
 
     // Sends every command, then reads one reply per command (pipelined: a batch of 100k
     // lines costs no round trip each). nullopt on a connection error.
-    std::optional<std::vector<nlohmann::ordered_json>> call_many(const std::vector<std::string> &commands,
-                                                                  std::string &error,
-                                                                  int timeout_ms = 60000);
+    std::optional<std::vector<nlohmann::ordered_json>> call_many(
+        const std::vector<std::string> &commands, std::string &error, int timeout_ms = 60000);
     // call_many without holding the commands or the replies: next(line) yields the commands
     // one by one (false: no more), on_reply(i, reply) gets the reply to the i-th as it
     // arrives, in order. Memory stays bounded however long the stream (a /8 of bindings is

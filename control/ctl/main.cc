@@ -1,6 +1,6 @@
 // sswctl: the command-line client of ssw-router's control socket.
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 
 #include "control/ctl/client.h"
-#include "control/protocol/command.h"
-#include "control/protocol/command_file.h"
+#include "control/ctl/table_format.h"
 #include "control/orchestrator/orchestrator.h"
 #include "control/orchestrator/topology.h"
-#include "control/ctl/table_format.h"
+#include "control/protocol/command.h"
+#include "control/protocol/command_file.h"
 
 namespace po = boost::program_options;
 using namespace ssw;
@@ -52,11 +52,11 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
         std::cerr << "sswctl: " << error << "\n";
         return 2;
     }
-    const std::string state = !o.state.empty() ? o.state
+    const std::string state = !o.state.empty()           ? o.state
                               : !topo.state_path.empty() ? topo.state_path
                                                          : o.topology + ".state";
-    auto transport = [](const topo_router &r, const std::vector<std::string> &lines, std::string &err)
-        -> std::optional<std::vector<nlohmann::ordered_json>> {
+    auto transport = [](const topo_router &r, const std::vector<std::string> &lines,
+                        std::string &err) -> std::optional<std::vector<nlohmann::ordered_json>> {
         control_client c;
         if (!c.connect(r.socket, err, 2000)) return std::nullopt;
         return c.call_many(lines, err, 10000);
@@ -98,7 +98,8 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     // A move: from the command to the last router's acknowledgement.
     const bool is_move = (verb == "migrate" || verb == "return") && !o.dry_run;
     const double elapsed_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     if (is_move && res.ok) res.log.push_back(fmt::format("moved in {:.1f} ms", elapsed_ms));
     if (as_json) {
         nlohmann::ordered_json j{{"ok", res.ok}};
@@ -123,20 +124,21 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
 }
 
 void print_help(const po::options_description &d) {
-    std::cout << "Usage: sswctl [options] COMMAND...\n"
-                 "       sswctl [options] -f FILE\n"
-                 "       sswctl [options] batch FILE\n\n"
-                 "Sends one command (or each command of FILE, stopping at the first refused)\n"
-                 "to an ssw-router and prints the reply as a table, or as JSON with --json.\n"
-                 "`batch FILE` applies the commands of FILE all together or not at all.\n\n"
-                 "Orchestrator, over every router of a topology (-t, conf/README.md):\n"
-                 "  sswctl -t TOPO migrate VM --to SUBNET [--care-of ADDR] [--mode optimized|triangle]\n"
-                 "  sswctl -t TOPO return VM          move VM back to its home subnet\n"
-                 "  sswctl -t TOPO where VM           location, epoch, and what each router holds\n"
-                 "  sswctl -t TOPO reconcile          repair routers that differ from the VMs' state\n"
-                 "  (--dry-run prints the commands per router instead of sending them)\n"
-                 "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
-              << d << "\nCommands:\n";
+    std::cout
+        << "Usage: sswctl [options] COMMAND...\n"
+           "       sswctl [options] -f FILE\n"
+           "       sswctl [options] batch FILE\n\n"
+           "Sends one command (or each command of FILE, stopping at the first refused)\n"
+           "to an ssw-router and prints the reply as a table, or as JSON with --json.\n"
+           "`batch FILE` applies the commands of FILE all together or not at all.\n\n"
+           "Orchestrator, over every router of a topology (-t, conf/README.md):\n"
+           "  sswctl -t TOPO migrate VM --to SUBNET [--care-of ADDR] [--mode optimized|triangle]\n"
+           "  sswctl -t TOPO return VM          move VM back to its home subnet\n"
+           "  sswctl -t TOPO where VM           location, epoch, and what each router holds\n"
+           "  sswctl -t TOPO reconcile          repair routers that differ from the VMs' state\n"
+           "  (--dry-run prints the commands per router instead of sending them)\n"
+           "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
+        << d << "\nCommands:\n";
     for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
 }
 
@@ -190,8 +192,7 @@ int send_batch(control_client &client, const std::string &path, std::ifstream &i
                 out = read_failed ? "batch abort" : "batch commit";
                 pending.push_back(0);
                 return true;
-            case stage::done:
-                break;
+            case stage::done: break;
         }
         return false;
     };

@@ -38,13 +38,16 @@ private:
 };
 
 bool reply_ok(const ojson &r) { return r.is_object() && r.value("ok", false); }
-std::string reply_error(const ojson &r) { return r.is_object() ? r.value("error", std::string("refused")) : "bad reply"; }
+std::string reply_error(const ojson &r) {
+    return r.is_object() ? r.value("error", std::string("refused")) : "bad reply";
+}
 
 }  // namespace
 
 // ---- state ----
 
-bool orchestrator_state::load(const std::string &path, orchestrator_state &out, std::string &error) {
+bool orchestrator_state::load(const std::string &path, orchestrator_state &out,
+                              std::string &error) {
     out = orchestrator_state{};
     std::ifstream in(path);
     if (!in) return true;  // no moves yet
@@ -65,9 +68,10 @@ bool orchestrator_state::load(const std::string &path, orchestrator_state &out, 
             out.vms[s.home] = s;
         }
     } catch (const std::exception &e) {
-        error = fmt::format("state file {} is damaged ({}); move it away and run "
-                            "'sswctl reconcile' after restoring VM locations",
-                            path, e.what());
+        error = fmt::format(
+            "state file {} is damaged ({}); move it away and run "
+            "'sswctl reconcile' after restoring VM locations",
+            path, e.what());
         return false;
     }
     return true;
@@ -108,7 +112,9 @@ std::map<std::string, router_holdings> desired(const topology &topo, const orche
         const topo_subnet *home = topo.subnet_of(m);
         const topo_subnet *at = topo.subnet(vm.location);
         if (!home || !at || at == home) continue;
-        const binding local{m, vm.care_of, vm.triangle ? binding_kind::local_keep_source : binding_kind::local, at->port};
+        const binding local{m, vm.care_of,
+                            vm.triangle ? binding_kind::local_keep_source : binding_kind::local,
+                            at->port};
         const binding forward{m, vm.care_of, binding_kind::forward, 0};
         // The foreign router delivers M and answers for the home prefix on that segment.
         want[at->router].bindings[m] = {local, vm.epoch};
@@ -119,13 +125,15 @@ std::map<std::string, router_holdings> desired(const topology &topo, const orche
         // Optimized mode: every other router translates early (the paper's scenario iii).
         if (!vm.triangle)
             for (const auto &[name, r] : topo.routers)
-                if (name != at->router && name != home->router) want[name].bindings[m] = {forward, vm.epoch};
+                if (name != at->router && name != home->router)
+                    want[name].bindings[m] = {forward, vm.epoch};
     }
     return want;
 }
 
 std::string binding_command(const held_binding &h) {
-    std::string cmd = fmt::format("nat add {} to {}", h.b.home.to_string(), h.b.care_of.to_string());
+    std::string cmd =
+        fmt::format("nat add {} to {}", h.b.home.to_string(), h.b.care_of.to_string());
     if (h.b.is_local()) {
         cmd += fmt::format(" local port {}", h.b.port);
         if (h.b.kind == binding_kind::local_keep_source) cmd += " keep-source";
@@ -146,11 +154,13 @@ std::vector<std::string> diff_commands(const router_holdings &actual, const rout
         auto w = want.bindings.find(m);
         auto a = actual.bindings.find(m);
         if (w != want.bindings.end()) {
-            if (a == actual.bindings.end() || !(a->second.b == w->second.b) || a->second.epoch < w->second.epoch)
+            if (a == actual.bindings.end() || !(a->second.b == w->second.b) ||
+                a->second.epoch < w->second.epoch)
                 cmds.push_back(binding_command(w->second));
         } else if (a != actual.bindings.end()) {
             auto e = del_epoch.find(m);
-            const uint64_t epoch = e != del_epoch.end() ? std::max(e->second, a->second.epoch) : a->second.epoch;
+            const uint64_t epoch =
+                e != del_epoch.end() ? std::max(e->second, a->second.epoch) : a->second.epoch;
             cmds.push_back(fmt::format("nat del {} epoch {}", m.to_string(), epoch));
         }
     }
@@ -166,7 +176,8 @@ orchestrator::orchestrator(topology topo, std::string state_path, transport t)
     : topo_(std::move(topo)), state_path_(std::move(state_path)), send_(std::move(t)) {}
 
 bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string &error) {
-    auto replies = send_(r, {fmt::format("show nat limit {}", fetch_page), "show proxy-arp"}, error);
+    auto replies =
+        send_(r, {fmt::format("show nat limit {}", fetch_page), "show proxy-arp"}, error);
     if (!replies) return false;
     if (!reply_ok((*replies)[0]) || !reply_ok((*replies)[1])) {
         error = reply_error(reply_ok((*replies)[0]) ? (*replies)[1] : (*replies)[0]);
@@ -182,8 +193,9 @@ bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string
             auto kind = parse_binding_kind(row["type"].get<std::string>());
             if (!home || !care || !kind) continue;
             if (!topo_.subnet_of(*home)) continue;  // not ours to manage
-            binding b{*home, *care, *kind,
-                      row["port"].is_number() ? uint16_t(row["port"].get<unsigned>()) : uint16_t(0)};
+            binding b{
+                *home, *care, *kind,
+                row["port"].is_number() ? uint16_t(row["port"].get<unsigned>()) : uint16_t(0)};
             out.bindings[*home] = {b, row["epoch"].get<uint64_t>()};
         }
         if (!page.contains("next")) break;
@@ -202,7 +214,8 @@ bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string
     return true;
 }
 
-bool orchestrator::apply(const topo_router &r, const std::vector<std::string> &cmds, std::string &error) {
+bool orchestrator::apply(const topo_router &r, const std::vector<std::string> &cmds,
+                         std::string &error) {
     std::vector<std::string> lines{"batch begin"};
     lines.insert(lines.end(), cmds.begin(), cmds.end());
     lines.push_back("batch commit");
@@ -210,16 +223,17 @@ bool orchestrator::apply(const topo_router &r, const std::vector<std::string> &c
     if (!replies) return false;
     for (size_t i = 0; i < replies->size(); ++i) {
         if (!reply_ok((*replies)[i])) {
-            error = i + 1 < replies->size() ? fmt::format("'{}': {}", lines[i], reply_error((*replies)[i]))
-                                            : reply_error((*replies)[i]);
+            error = i + 1 < replies->size()
+                        ? fmt::format("'{}': {}", lines[i], reply_error((*replies)[i]))
+                        : reply_error((*replies)[i]);
             return false;
         }
     }
     return true;
 }
 
-std::set<std::pair<uint16_t, ip4_prefix>> orchestrator::proxy_scope(const std::string &router,
-                                                                    const std::set<ip4_addr> &homes) const {
+std::set<std::pair<uint16_t, ip4_prefix>> orchestrator::proxy_scope(
+    const std::string &router, const std::set<ip4_addr> &homes) const {
     // The proxy entries the orchestrator owns on a router: a managed subnet's prefix, or the
     // address of a VM it manages, on a port through which that router serves a subnet.
     std::set<std::pair<uint16_t, ip4_prefix>> scope;
@@ -231,7 +245,8 @@ std::set<std::pair<uint16_t, ip4_prefix>> orchestrator::proxy_scope(const std::s
     return scope;
 }
 
-std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s, const orchestrator_state &st,
+std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s,
+                                                       const orchestrator_state &st,
                                                        ip4_addr vm) const {
     if (!s.has_pool()) return std::nullopt;
     std::set<ip4_addr> used;
@@ -241,18 +256,21 @@ std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s, con
     }
     for (const auto &[name, a] : topo_.vms) used.insert(a);
     for (uint64_t a = s.pool_first.host(); a <= s.pool_last.host(); ++a)
-        if (!used.count(ip4_addr(uint32_t(a))) && ip4_addr(uint32_t(a)) != s.gateway) return ip4_addr(uint32_t(a));
+        if (!used.count(ip4_addr(uint32_t(a))) && ip4_addr(uint32_t(a)) != s.gateway)
+            return ip4_addr(uint32_t(a));
     return std::nullopt;
 }
 
-void orchestrator::announce(const std::string &router, const std::string &what, uint16_t port, result &res) {
+void orchestrator::announce(const std::string &router, const std::string &what, uint16_t port,
+                            result &res) {
     std::string error;
     const std::string cmd = fmt::format("arp announce {} port {} count 3 interval 100", what, port);
     auto replies = send_(topo_.routers.at(router), {cmd}, error);
     if (!replies)
         res.log.push_back(fmt::format("{}: {} not sent: {}", router, cmd, error));
     else if (!reply_ok((*replies)[0]))
-        res.log.push_back(fmt::format("{}: {} skipped: {}", router, cmd, reply_error((*replies)[0])));
+        res.log.push_back(
+            fmt::format("{}: {} skipped: {}", router, cmd, reply_error((*replies)[0])));
     else
         res.log.push_back(fmt::format("{}: {} ({} addresses)", router, cmd,
                                       (*replies)[0]["data"].value("addresses", 0)));
@@ -261,7 +279,8 @@ void orchestrator::announce(const std::string &router, const std::string &what, 
 // ---- moves ----
 
 orchestrator::result orchestrator::move(const std::string &vm_name, const std::string &to,
-                                        std::optional<ip4_addr> care_of, bool triangle, bool dry_run) {
+                                        std::optional<ip4_addr> care_of, bool triangle,
+                                        bool dry_run) {
     result res;
     auto fail = [&](std::string e) {
         res.ok = false;
@@ -269,7 +288,10 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
         return res;
     };
     auto m = topo_.vm_address(vm_name);
-    if (!m) return fail(fmt::format("unknown VM '{}' (a name from the topology or an address in one of its subnets)", vm_name));
+    if (!m)
+        return fail(fmt::format(
+            "unknown VM '{}' (a name from the topology or an address in one of its subnets)",
+            vm_name));
     const topo_subnet *home = topo_.subnet_of(*m);
     const topo_subnet *target = topo_.subnet(to);
     if (!target) return fail(fmt::format("unknown subnet '{}'", to));
@@ -292,11 +314,14 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
     } else if (care_of) {
         for (const auto &[other, v] : st.vms)
             if (other != *m && v.care_of == *care_of)
-                return fail(fmt::format("care-of {} is in use by {}", care_of->to_string(), topo_.vm_name(other)));
+                return fail(fmt::format("care-of {} is in use by {}", care_of->to_string(),
+                                        topo_.vm_name(other)));
         next.care_of = *care_of;
     } else if (cur.location != target->name || cur.care_of.is_zero()) {
         auto a = allocate_care_of(*target, st, *m);
-        if (!a) return fail(fmt::format("subnet {} has no free care-of address (care_of_pool)", target->name));
+        if (!a)
+            return fail(
+                fmt::format("subnet {} has no free care-of address (care_of_pool)", target->name));
         next.care_of = *a;
     }
 
@@ -340,14 +365,19 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
     std::map<std::string, std::vector<std::string>> plan;
     for (const auto &name : order) {
         if (unreachable.count(name)) continue;
-        plan[name] = diff_commands(actual[name], want.at(name), homes, proxy_scope(name, homes), del_epoch);
+        plan[name] =
+            diff_commands(actual[name], want.at(name), homes, proxy_scope(name, homes), del_epoch);
     }
-    res.data = ojson{{"vm", topo_.vm_name(*m)}, {"from", cur.location}, {"to", next.location},
+    res.data = ojson{{"vm", topo_.vm_name(*m)},
+                     {"from", cur.location},
+                     {"to", next.location},
                      {"care_of", next.care_of.is_zero() ? "" : next.care_of.to_string()},
-                     {"mode", next.triangle ? "triangle" : "optimized"}, {"epoch", next.epoch}};
+                     {"mode", next.triangle ? "triangle" : "optimized"},
+                     {"epoch", next.epoch}};
     ojson routers_json = ojson::object();
     for (const auto &name : order)
-        routers_json[name] = unreachable.count(name) ? ojson{{"error", unreachable[name]}} : ojson(plan[name]);
+        routers_json[name] =
+            unreachable.count(name) ? ojson{{"error", unreachable[name]}} : ojson(plan[name]);
     res.data["routers"] = routers_json;
 
     if (dry_run) {
@@ -356,7 +386,8 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
                 res.log.push_back(fmt::format("{}: unreachable: {}", name, unreachable[name]));
                 continue;
             }
-            res.log.push_back(fmt::format("{}:{}", name, plan[name].empty() ? " (nothing to change)" : ""));
+            res.log.push_back(
+                fmt::format("{}:{}", name, plan[name].empty() ? " (nothing to change)" : ""));
             for (const auto &c : plan[name]) res.log.push_back("  " + c);
         }
         return res;
@@ -384,7 +415,8 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
         for (const auto &r : done) {
             router_holdings before = actual[r];
             for (auto &[home_addr, h] : before.bindings) h.epoch = back_epoch;
-            auto undo = diff_commands(want.at(r), before, homes, proxy_scope(r, homes), {{*m, back_epoch}});
+            auto undo =
+                diff_commands(want.at(r), before, homes, proxy_scope(r, homes), {{*m, back_epoch}});
             // A binding the router held before at an older epoch must be written again, newer.
             if (auto it = before.bindings.find(*m); it != before.bindings.end()) {
                 const std::string cmd = binding_command(it->second);
@@ -394,7 +426,8 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
             if (undo.empty() || apply(topo_.routers.at(r), undo, e2))
                 rollback_log.push_back(fmt::format("{}: restored", r));
             else
-                rollback_log.push_back(fmt::format("{}: NOT restored ({}): run 'sswctl reconcile'", r, e2));
+                rollback_log.push_back(
+                    fmt::format("{}: NOT restored ({}): run 'sswctl reconcile'", r, e2));
         }
         cur.epoch = back_epoch;  // kept, so that the next move is newer still
         st.vms[*m] = cur;
@@ -403,7 +436,8 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
         res.log.insert(res.log.end(), rollback_log.begin(), rollback_log.end());
         return fail(failure + "; the move was rolled back");
     }
-    if (!after.save(state_path_, error)) return fail(error + " (routers were updated: run 'sswctl reconcile')");
+    if (!after.save(state_path_, error))
+        return fail(error + " (routers were updated: run 'sswctl reconcile')");
 
     // Caches: the VM's (home neighbours, its gateway), the home segment's (M), the old
     // segment's (M). Hosts may miss one frame: announcements go in bursts.
@@ -415,7 +449,8 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
         // home router tells the segment its own MAC and the neighbours' true ones.
         announce(home->router, home->prefix.to_string(), home->port, res);
     }
-    if (old_at && old_at != home && old_at != target) announce(old_at->router, m->to_string(), old_at->port, res);
+    if (old_at && old_at != home && old_at != target)
+        announce(old_at->router, m->to_string(), old_at->port, res);
     return res;
 }
 
@@ -436,9 +471,13 @@ orchestrator::result orchestrator::where(const std::string &vm_name) {
     }
     const topo_subnet *home = topo_.subnet_of(*m);
     const vm_state s = st.vms.count(*m) ? st.vms[*m] : vm_state{*m, home->name, {}, false, 0};
-    res.data = ojson{{"vm", topo_.vm_name(*m)}, {"address", m->to_string()}, {"home", home->name},
-                     {"location", s.location}, {"care_of", s.care_of.is_zero() ? "" : s.care_of.to_string()},
-                     {"mode", s.triangle ? "triangle" : "optimized"}, {"epoch", s.epoch}};
+    res.data = ojson{{"vm", topo_.vm_name(*m)},
+                     {"address", m->to_string()},
+                     {"home", home->name},
+                     {"location", s.location},
+                     {"care_of", s.care_of.is_zero() ? "" : s.care_of.to_string()},
+                     {"mode", s.triangle ? "triangle" : "optimized"},
+                     {"epoch", s.epoch}};
     const auto want = desired(topo_, st);
     ojson rows = ojson::array();
     for (const auto &[name, r] : topo_.routers) {
@@ -453,7 +492,9 @@ orchestrator::result orchestrator::where(const std::string &vm_name) {
             row["holds"] = b == h.bindings.end() ? "-" : binding_command(b->second);
             std::string proxies;
             for (const auto &[port, p] : h.proxies)
-                if (p.contains(*m)) proxies += fmt::format("{}{} port {}", proxies.empty() ? "" : ", ", p.to_string(), port);
+                if (p.contains(*m))
+                    proxies += fmt::format("{}{} port {}", proxies.empty() ? "" : ", ",
+                                           p.to_string(), port);
             row["proxy_arp"] = proxies;
         }
         rows.push_back(row);
@@ -487,7 +528,8 @@ orchestrator::result orchestrator::reconcile(bool dry_run) {
         std::set<ip4_addr> homes;
         for (const auto &[m, v] : st.vms) homes.insert(m);
         for (const auto &[m, h] : actual.bindings) homes.insert(m);
-        auto cmds = diff_commands(actual, want.at(name), homes, proxy_scope(name, homes), del_epoch);
+        auto cmds =
+            diff_commands(actual, want.at(name), homes, proxy_scope(name, homes), del_epoch);
         routers_json[name] = cmds;
         if (cmds.empty()) {
             res.log.push_back(fmt::format("{}: in sync", name));

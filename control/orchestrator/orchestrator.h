@@ -23,8 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "control/protocol/command.h"
 #include "control/orchestrator/topology.h"
+#include "control/protocol/command.h"
 #include "dataplane/net/binding.h"
 
 namespace ssw {
@@ -53,7 +53,7 @@ struct held_binding {
 
 // What one router holds (or must hold) of the managed configuration.
 struct router_holdings {
-    std::map<ip4_addr, held_binding> bindings;           // by home address
+    std::map<ip4_addr, held_binding> bindings;          // by home address
     std::set<std::pair<uint16_t, ip4_prefix>> proxies;  // (port, prefix)
 };
 

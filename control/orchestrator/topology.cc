@@ -59,10 +59,12 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
     try {
         const json j = json::parse(text);
         const json &routers = member(j, "routers", "topology");
-        if (!routers.is_object() || routers.empty()) fail("\"routers\" must name at least one router");
+        if (!routers.is_object() || routers.empty())
+            fail("\"routers\" must name at least one router");
         for (const auto &[name, r] : routers.items()) {
             const std::string where = "router " + name;
-            out.routers[name] = topo_router{name, string_of(member(r, "socket", where), where + ".socket")};
+            out.routers[name] =
+                topo_router{name, string_of(member(r, "socket", where), where + ".socket")};
         }
         const json &subnets = member(j, "subnets", "topology");
         if (!subnets.is_object()) fail("\"subnets\" must be an object");
@@ -76,10 +78,12 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
             sn.router = string_of(member(s, "router", where), where + ".router");
             if (!out.routers.count(sn.router)) fail("{}: unknown router '{}'", where, sn.router);
             const json &port = member(s, "port", where);
-            if (!port.is_number_unsigned() || port.get<unsigned>() > 65534) fail("{}: bad port", where);
+            if (!port.is_number_unsigned() || port.get<unsigned>() > 65534)
+                fail("{}: bad port", where);
             sn.port = uint16_t(port.get<unsigned>());
             sn.gateway = address_of(member(s, "gateway", where), where + ".gateway");
-            if (!sn.prefix.contains(sn.gateway)) fail("{}: gateway outside {}", where, sn.prefix.to_string());
+            if (!sn.prefix.contains(sn.gateway))
+                fail("{}: gateway outside {}", where, sn.prefix.to_string());
             if (s.contains("care_of_pool")) {
                 const std::string pool = string_of(s.at("care_of_pool"), where + ".care_of_pool");
                 const auto dash = pool.find('-');
@@ -88,7 +92,8 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
                 auto last = ip4_addr::parse(pool.substr(dash + 1));
                 if (!first || !last || *last < *first || !sn.prefix.contains(*first) ||
                     !sn.prefix.contains(*last))
-                    fail("{}: care_of_pool '{}' is not a range inside {}", where, pool, sn.prefix.to_string());
+                    fail("{}: care_of_pool '{}' is not a range inside {}", where, pool,
+                         sn.prefix.to_string());
                 sn.pool_first = *first;
                 sn.pool_last = *last;
             }

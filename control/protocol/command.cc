@@ -32,7 +32,8 @@ public:
     }
     void expect(std::string_view keyword, std::string_view context) {
         if (at_end()) fail("{}: missing '{}'", context, keyword);
-        if (words_[pos_] != keyword) fail("{}: expected '{}', got '{}'", context, keyword, words_[pos_]);
+        if (words_[pos_] != keyword)
+            fail("{}: expected '{}', got '{}'", context, keyword, words_[pos_]);
         ++pos_;
     }
     void expect_end(std::string_view context) {
@@ -99,7 +100,8 @@ cmd_address parse_address(word_cursor &c) {
         c.fail("address: expected 'add' or 'del', got '{}'", verb);
     auto p = c.address_with_length("address/length");
     if (p.len == 0)
-        c.fail("address: '{}' has prefix length 0, not an interface address", ip4_prefix{p.addr, 0}.to_string());
+        c.fail("address: '{}' has prefix length 0, not an interface address",
+               ip4_prefix{p.addr, 0}.to_string());
     cmd.addr = p.addr;
     cmd.len = p.len;
     c.expect("port", "address");
@@ -278,12 +280,12 @@ cmd_show parse_show(word_cursor &c) {
         if (!c.at_end() && c.peek() != "after" && c.peek() != "limit")
             cmd.filter = c.prefix("home address or prefix");
         if (c.accept("after")) cmd.after = c.address("home address to continue after");
-        if (c.accept("limit"))
-            cmd.limit = c.number("limit", 1, cmd_show::kShowNatMaxLimit);
+        if (c.accept("limit")) cmd.limit = c.number("limit", 1, cmd_show::kShowNatMaxLimit);
     } else if (what == "proxy-arp")
         cmd.item = cmd_show::what::proxy_arp;
     else
-        c.fail("show: unknown item '{}' (ports, addresses, routes, neigh, stats, nat, proxy-arp)", what);
+        c.fail("show: unknown item '{}' (ports, addresses, routes, neigh, stats, nat, proxy-arp)",
+               what);
     c.expect_end("show");
     return cmd;
 }
@@ -369,10 +371,13 @@ namespace {
 
 struct formatter {
     std::string operator()(const cmd_address &c) const {
-        return fmt::format("address {} {}/{} port {}", c.add ? "add" : "del", c.addr.to_string(), c.len, c.port);
+        return fmt::format("address {} {}/{} port {}", c.add ? "add" : "del", c.addr.to_string(),
+                           c.len, c.port);
     }
     std::string operator()(const cmd_route &c) const {
-        const char *verb = c.action == cmd_route::op::add ? "add" : c.action == cmd_route::op::replace ? "replace" : "del";
+        const char *verb = c.action == cmd_route::op::add       ? "add"
+                           : c.action == cmd_route::op::replace ? "replace"
+                                                                : "del";
         std::string s = fmt::format("route {} {}", verb, c.prefix.to_string());
         if (c.action == cmd_route::op::del) return s;
         switch (c.kind) {
@@ -384,20 +389,23 @@ struct formatter {
     }
     std::string operator()(const cmd_neigh &c) const {
         if (!c.add) return "neigh del " + c.ip.to_string();
-        return fmt::format("neigh add {} lladdr {} port {}", c.ip.to_string(), c.mac.to_string(), c.port);
+        return fmt::format("neigh add {} lladdr {} port {}", c.ip.to_string(), c.mac.to_string(),
+                           c.port);
     }
     std::string operator()(const cmd_port &c) const {
         switch (c.what) {
             case cmd_port::setting::mtu: return fmt::format("port {} mtu {}", c.port, c.mtu);
-            case cmd_port::setting::role: return fmt::format("port {} role {}", c.port, to_string(c.role));
+            case cmd_port::setting::role:
+                return fmt::format("port {} role {}", c.port, to_string(c.role));
             case cmd_port::setting::redirects:
                 return fmt::format("port {} redirects {}", c.port, c.redirects ? "on" : "off");
         }
         return {};
     }
     std::string operator()(const cmd_nat &c) const {
-        std::string s = c.add ? fmt::format("nat add {} to {}", c.home.to_string(), c.care_of.to_string())
-                              : "nat del " + c.home.to_string();
+        std::string s =
+            c.add ? fmt::format("nat add {} to {}", c.home.to_string(), c.care_of.to_string())
+                  : "nat del " + c.home.to_string();
         if (c.add && c.type != binding_kind::forward) {
             s += fmt::format(" local port {}", c.port);
             if (c.type == binding_kind::local_keep_source) s += " keep-source";
@@ -406,11 +414,12 @@ struct formatter {
         return s;
     }
     std::string operator()(const cmd_proxy_arp &c) const {
-        return fmt::format("proxy-arp {} {} port {}", c.add ? "add" : "del", c.prefix.to_string(), c.port);
+        return fmt::format("proxy-arp {} {} port {}", c.add ? "add" : "del", c.prefix.to_string(),
+                           c.port);
     }
     std::string operator()(const cmd_announce &c) const {
-        return fmt::format("arp announce {} port {} count {} interval {}", c.prefix.to_string(), c.port,
-                           c.count, c.interval_ms);
+        return fmt::format("arp announce {} port {} count {} interval {}", c.prefix.to_string(),
+                           c.port, c.count, c.interval_ms);
     }
     std::string operator()(const cmd_show &c) const {
         switch (c.item) {
@@ -436,7 +445,9 @@ struct formatter {
     std::string operator()(const cmd_stats_reset &) const { return "stats reset"; }
     std::string operator()(const cmd_help &) const { return "help"; }
     std::string operator()(const cmd_batch &c) const {
-        return c.action == cmd_batch::op::begin ? "batch begin" : c.action == cmd_batch::op::commit ? "batch commit" : "batch abort";
+        return c.action == cmd_batch::op::begin    ? "batch begin"
+               : c.action == cmd_batch::op::commit ? "batch commit"
+                                                   : "batch abort";
     }
 };
 
@@ -464,7 +475,8 @@ const std::vector<std::string> &command_summary() {
         "nat add M to M* local port P [keep-source] [epoch E]",
         "                                      local binding: dst M*->M delivered on P,",
         "                                      src M->M* to core (keep-source: untranslated)",
-        "nat del M [epoch E]                   remove M's binding (with E: ensure it is absent as of E)",
+        "nat del M [epoch E]                   remove M's binding (with E: ensure it is absent as "
+        "of E)",
         "proxy-arp add|del PREFIX port N       answer ARP for PREFIX on port N",
         "arp announce IP|PREFIX port N [count K] [interval MS]",
         "                                      gratuitous ARP for what the router answers for",

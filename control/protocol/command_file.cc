@@ -10,7 +10,8 @@
 
 namespace ssw {
 
-bool read_command_file(const std::string &path, std::vector<command_line> &out, std::string &error) {
+bool read_command_file(const std::string &path, std::vector<command_line> &out,
+                       std::string &error) {
     std::ifstream in(path);
     if (!in) {
         error = fmt::format("cannot read {}: {}", path, strerror(errno));

@@ -74,7 +74,8 @@ bool control_server::open(const std::string &path, const control_limits &limits,
             return false;
         }
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool alive = probe >= 0 && connect(probe, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+        bool alive =
+            probe >= 0 && connect(probe, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
         if (probe >= 0) close(probe);
         if (alive) {
             error = fmt::format("{} is in use by another running router", path);
@@ -111,7 +112,8 @@ bool control_server::open(const std::string &path, const control_limits &limits,
 std::string control_server::check_peer(int fd) const {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "cannot read the peer's credentials";
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return "cannot read the peer's credentials";
     if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == gid_) return {};
     // Supplementary groups are not in SO_PEERCRED: read them from the peer process.
     std::ifstream status(fmt::format("/proc/{}/status", cred.pid));
@@ -123,9 +125,10 @@ std::string control_server::check_peer(int fd) const {
         while (groups >> g)
             if (g == gid_) return {};
     }
-    return fmt::format("permission denied: uid {} is neither root, the router's user, nor in "
-                       "group {} of the control socket",
-                       cred.uid, gid_);
+    return fmt::format(
+        "permission denied: uid {} is neither root, the router's user, nor in "
+        "group {} of the control socket",
+        cred.uid, gid_);
 }
 
 void control_server::queue_reply(client &c, const std::string &line) {
@@ -144,8 +147,10 @@ void control_server::accept_clients() {
             queue_reply(c, reply::failure(why).to_json().dump());
             c.closing = true;
         } else if (clients_.size() >= limits_.max_clients) {
-            queue_reply(c, reply::failure(fmt::format("too many clients (at most {})",
-                                                      limits_.max_clients)).to_json().dump());
+            queue_reply(
+                c, reply::failure(fmt::format("too many clients (at most {})", limits_.max_clients))
+                       .to_json()
+                       .dump());
             c.closing = true;
         }
         clients_.push_back(std::move(c));
@@ -169,16 +174,20 @@ void control_server::read_client(client &c, executor &ex) {
         while ((nl = c.in.find('\n', start)) != std::string::npos) {
             std::string_view line(c.in.data() + start, nl - start);
             if (line.size() > limits_.max_line)
-                queue_reply(c, reply::failure(fmt::format("command longer than {} bytes",
-                                                          limits_.max_line)).to_json().dump());
+                queue_reply(
+                    c, reply::failure(fmt::format("command longer than {} bytes", limits_.max_line))
+                           .to_json()
+                           .dump());
             else
                 queue_reply(c, handle_line(c, line, ex));
             start = nl + 1;
         }
         c.in.erase(0, start);
         if (c.in.size() > limits_.max_line) {
-            queue_reply(c, reply::failure(fmt::format("command longer than {} bytes",
-                                                      limits_.max_line)).to_json().dump());
+            queue_reply(
+                c, reply::failure(fmt::format("command longer than {} bytes", limits_.max_line))
+                       .to_json()
+                       .dump());
             c.in.clear();
             c.closing = true;
             return;
@@ -222,7 +231,9 @@ std::string control_server::handle_line(client &c, std::string_view line, execut
             std::vector<command> cmds = std::move(c.batch);
             c.batch.clear();
             if (c.batch_refused)
-                return reply::failure("the batch has refused commands; nothing applied").to_json().dump();
+                return reply::failure("the batch has refused commands; nothing applied")
+                    .to_json()
+                    .dump();
             std::string out = ex.execute_batch(cmds).to_json().dump();
             // A large batch's commands and undo and publish steps (a few hundred bytes per
             // command) are free now, but malloc keeps them (they lie between the model's
@@ -286,9 +297,12 @@ void control_server::run(router &r, executor &ex) {
         if (limits_.idle_timeout_s) {
             const uint64_t now = slow_path::now_ms();
             for (auto &c : clients_) {
-                if (c.closing || now - c.last_active_ms < uint64_t(limits_.idle_timeout_s) * 1000) continue;
+                if (c.closing || now - c.last_active_ms < uint64_t(limits_.idle_timeout_s) * 1000)
+                    continue;
                 queue_reply(c, reply::failure(fmt::format("idle for {} s: closing the connection",
-                                                          limits_.idle_timeout_s)).to_json().dump());
+                                                          limits_.idle_timeout_s))
+                                   .to_json()
+                                   .dump());
                 c.closing = true;
                 write_client(c);
             }

@@ -89,8 +89,10 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
         if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
             std::holds_alternative<cmd_batch>(cmds[i])) {
             t.rollback();
-            return reply::failure(fmt::format("command {}: only configuration commands can be "
-                                              "batched; nothing applied", i + 1));
+            return reply::failure(
+                fmt::format("command {}: only configuration commands can be "
+                            "batched; nothing applied",
+                            i + 1));
         }
         reply r = stage(cmds[i], t);
         if (!r.ok) {

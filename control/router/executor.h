@@ -31,7 +31,7 @@ inline bool usable_host(ip4_addr a) { return !bad_source(a); }
 struct reply {
     bool ok = true;
     std::string error;
-    json data;  // null for commands that only change state
+    json data;         // null for commands that only change state
     std::string next;  // a listing cut short: the command that shows the rest
 
     static reply failure(std::string message) {

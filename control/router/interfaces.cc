@@ -11,8 +11,8 @@ namespace ssw {
 
 reply executor::stage(const cmd_address &c, transaction &t) {
     if (!r_.valid_port(c.port))
-        return reply::failure(fmt::format("port {} does not exist (ports: 0..{})", c.port,
-                                          int(r_.port_count()) - 1));
+        return reply::failure(
+            fmt::format("port {} does not exist (ports: 0..{})", c.port, int(r_.port_count()) - 1));
     return c.add ? add_address(c, t) : del_address(c, t);
 }
 
@@ -30,8 +30,8 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
     for (uint16_t p = 0; p < model_.addresses.size(); ++p) {
         for (const auto &other : model_.addresses[p]) {
             if (other.addr == c.addr)
-                return reply::failure(fmt::format("{} is already configured on port {}",
-                                                  c.addr.to_string(), p));
+                return reply::failure(
+                    fmt::format("{} is already configured on port {}", c.addr.to_string(), p));
             if (p != c.port && other.subnet().overlaps(subnet))
                 return reply::failure(fmt::format("{} overlaps {}/{} on port {}", text,
                                                   other.addr.to_string(), other.len, p));
@@ -48,16 +48,19 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
     const bool need_connected = c.len < 32 && origin_of(subnet) != route_origin::connected;
     for (const ip4_prefix &p : {host, subnet}) {
         if ((p == host || need_connected) && origin_of(p) == route_origin::static_route)
-            return reply::failure(fmt::format("static route {} exists; delete it first", p.to_string()));
+            return reply::failure(
+                fmt::format("static route {} exists; delete it first", p.to_string()));
     }
     const bool need_broadcasts = need_connected && c.len <= 30;
     if (need_broadcasts)
         for (ip4_addr b : {subnet.broadcast(), subnet.addr}) {
             if (origin_of(ip4_prefix{b, 32}) == route_origin::static_route)
-                return reply::failure(fmt::format("static route {}/32 exists; delete it first", b.to_string()));
+                return reply::failure(
+                    fmt::format("static route {}/32 exists; delete it first", b.to_string()));
         }
     const std::string full =
-        need_broadcasts ? check_route_capacity({host, subnet, {subnet.broadcast(), 32}, {subnet.addr, 32}})
+        need_broadcasts
+            ? check_route_capacity({host, subnet, {subnet.broadcast(), 32}, {subnet.addr, 32}})
         : need_connected ? check_route_capacity({host, subnet})
                          : check_route_capacity({host});
     if (!full.empty()) return reply::failure(full);
@@ -75,7 +78,8 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
         // subnet's all-zeros host; /31 and /32 have neither.
         if (need_broadcasts)
             for (ip4_addr b : {subnet.broadcast(), subnet.addr})
-                stage_route(ip4_prefix{b, 32}, {route_origin::broadcast, {next_hop::kind::broadcast, c.port, {}}}, t);
+                stage_route(ip4_prefix{b, 32},
+                            {route_origin::broadcast, {next_hop::kind::broadcast, c.port, {}}}, t);
     }
     return {};
 }
@@ -85,8 +89,8 @@ reply executor::del_address(const cmd_address &c, transaction &t) {
     const interface_address ia{c.addr, c.len};
     auto it = std::find(addrs.begin(), addrs.end(), ia);
     if (it == addrs.end())
-        return reply::failure(fmt::format("{}/{} is not configured on port {}", c.addr.to_string(),
-                                          c.len, c.port));
+        return reply::failure(
+            fmt::format("{}/{} is not configured on port {}", c.addr.to_string(), c.len, c.port));
     const ip4_prefix subnet = ia.subnet();
     const bool subnet_still_served =
         std::count_if(addrs.begin(), addrs.end(),
@@ -115,7 +119,8 @@ reply executor::del_address(const cmd_address &c, transaction &t) {
     if (!subnet_still_served && c.len < 32) {
         stage_route_removal(subnet, t);
         if (c.len <= 30)
-            for (ip4_addr b : {subnet.broadcast(), subnet.addr}) stage_route_removal(ip4_prefix{b, 32}, t);
+            for (ip4_addr b : {subnet.broadcast(), subnet.addr})
+                stage_route_removal(ip4_prefix{b, 32}, t);
     }
     return {};
 }
@@ -127,11 +132,13 @@ reply executor::stage(const cmd_route &c, transaction &t) {
     auto it = model_.routes.find(c.prefix);
     const bool exists = it != model_.routes.end();
     if (exists && it->second.origin != route_origin::static_route)
-        return reply::failure(fmt::format("{} is the {} route of an interface address; "
-                                          "change the address instead",
-                                          pfx, it->second.origin == route_origin::local       ? "local"
-                                               : it->second.origin == route_origin::broadcast ? "broadcast"
-                                                                                              : "connected"));
+        return reply::failure(
+            fmt::format("{} is the {} route of an interface address; "
+                        "change the address instead",
+                        pfx,
+                        it->second.origin == route_origin::local       ? "local"
+                        : it->second.origin == route_origin::broadcast ? "broadcast"
+                                                                       : "connected"));
     if (c.action == cmd_route::op::del) {
         if (!exists) return reply::failure(fmt::format("no route {}", pfx));
         stage_route_removal(c.prefix, t);
@@ -154,12 +161,11 @@ reply executor::stage(const cmd_route &c, transaction &t) {
             break;
         }
         case cmd_route::target::port:
-            if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+            if (!r_.valid_port(c.port))
+                return reply::failure(fmt::format("port {} does not exist", c.port));
             nh = {next_hop::kind::connected, c.port, {}};
             break;
-        case cmd_route::target::blackhole:
-            nh = {next_hop::kind::blackhole, 0, {}};
-            break;
+        case cmd_route::target::blackhole: nh = {next_hop::kind::blackhole, 0, {}}; break;
     }
     if (auto e = check_route_capacity({c.prefix}); !e.empty()) return reply::failure(e);
     stage_route(c.prefix, {route_origin::static_route, nh}, t);
@@ -183,15 +189,18 @@ reply executor::stage(const cmd_neigh &c, transaction &t) {
         t.publish.push_back([this, ip = c.ip] { r_.neigh_cache().remove(ip); });
         return {};
     }
-    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (!r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
     if (!usable_host(c.ip) || model_.is_own_address(c.ip))
-        return reply::failure(fmt::format("{} cannot be a neighbor (not a unicast host address, "
-                                          "or one of this router's)", c.ip.to_string()));
+        return reply::failure(
+            fmt::format("{} cannot be a neighbor (not a unicast host address, "
+                        "or one of this router's)",
+                        c.ip.to_string()));
     const auto &entries = r_.neigh_cache().entries();
     if (!statics.count(c.ip) && !entries.count(c.ip) &&
         entries.size() + statics.size() >= r_.config().neighbor.max_entries)
-        return reply::failure(fmt::format("neighbor table full ({} entries)",
-                                          r_.config().neighbor.max_entries));
+        return reply::failure(
+            fmt::format("neighbor table full ({} entries)", r_.config().neighbor.max_entries));
     std::optional<std::pair<mac_addr, uint16_t>> before;
     if (auto it = statics.find(c.ip); it != statics.end()) before = it->second;
     statics[c.ip] = {c.mac, c.port};
@@ -212,7 +221,8 @@ reply executor::stage(const cmd_neigh &c, transaction &t) {
 // ---- ports ----
 
 reply executor::stage(const cmd_port &c, transaction &t) {
-    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (!r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
     port_settings &ps = model_.ports[c.port];
     const port_settings before = ps;
     switch (c.what) {

@@ -20,7 +20,9 @@ constexpr const char *kJournal = "journal";
 constexpr const char *kSnapshot = "snapshot";
 constexpr const char *kSnapshotMagic = "SSW-SNAPSHOT 1";
 
-uint32_t crc_of(const std::string &s) { return rte_hash_crc(s.data(), uint32_t(s.size()), 0xffffffffu); }
+uint32_t crc_of(const std::string &s) {
+    return rte_hash_crc(s.data(), uint32_t(s.size()), 0xffffffffu);
+}
 
 std::string join(const std::vector<std::string> &lines) {
     std::string out;
@@ -70,10 +72,11 @@ bool fsync_dir(const std::string &dir) {
 }
 
 std::string recovery(const std::string &dir) {
-    return fmt::format("to recover, move {} aside (the router then starts from its --config "
-                       "file, and 'sswctl reconcile' restores bindings managed by the "
-                       "orchestrator), or keep the intact part as the error says",
-                       dir);
+    return fmt::format(
+        "to recover, move {} aside (the router then starts from its --config "
+        "file, and 'sswctl reconcile' restores bindings managed by the "
+        "orchestrator), or keep the intact part as the error says",
+        dir);
 }
 
 }  // namespace
@@ -111,9 +114,10 @@ bool journal::open(const std::string &dir, contents &out, std::string &error) {
         unsigned long long gen = 0;
         char version[32] = {};
         if (nl == std::string::npos ||
-            sscanf(snap.substr(0, nl).c_str(), "SSW-SNAPSHOT %31s %llu %zu %x", version, &gen, &len, &crc) != 4 ||
-            snap.compare(0, strlen(kSnapshotMagic), kSnapshotMagic) != 0 || nl + 1 + len != snap.size() ||
-            crc_of(snap.substr(nl + 1)) != crc) {
+            sscanf(snap.substr(0, nl).c_str(), "SSW-SNAPSHOT %31s %llu %zu %x", version, &gen, &len,
+                   &crc) != 4 ||
+            snap.compare(0, strlen(kSnapshotMagic), kSnapshotMagic) != 0 ||
+            nl + 1 + len != snap.size() || crc_of(snap.substr(nl + 1)) != crc) {
             error = fmt::format("state snapshot {} is damaged (bad header, length or checksum); {}",
                                 snap_path, recovery(dir));
             return false;
@@ -139,8 +143,8 @@ bool journal::open(const std::string &dir, contents &out, std::string &error) {
         if (nl == std::string::npos) {
             data.clear();  // the header itself was being written: nothing after it
         } else if (sscanf(data.substr(0, nl).c_str(), "J %llu", &gen) != 1 || gen > generation_) {
-            error = fmt::format("journal {} does not follow the snapshot (bad first line); {}", path,
-                                recovery(dir));
+            error = fmt::format("journal {} does not follow the snapshot (bad first line); {}",
+                                path, recovery(dir));
             return false;
         } else {
             stale = gen < generation_;
@@ -154,20 +158,22 @@ bool journal::open(const std::string &dir, contents &out, std::string &error) {
         unsigned crc = 0, hcrc = 0;
         const std::string line = data.substr(off, nl - off);
         const size_t last_space = line.rfind(' ');
-        if (sscanf(line.c_str(), "R %zu %x %x", &len, &crc, &hcrc) != 3 || last_space == std::string::npos ||
-            crc_of(line.substr(0, last_space)) != hcrc) {
-            error = fmt::format("journal {} is damaged at byte {} (record {}: bad header); {} — e.g. "
-                                "'truncate -s {} {}' keeps the {} records before it",
-                                path, off, out.records.size() + 1, recovery(dir), off, path, out.records.size());
+        if (sscanf(line.c_str(), "R %zu %x %x", &len, &crc, &hcrc) != 3 ||
+            last_space == std::string::npos || crc_of(line.substr(0, last_space)) != hcrc) {
+            error = fmt::format(
+                "journal {} is damaged at byte {} (record {}: bad header); {} — e.g. "
+                "'truncate -s {} {}' keeps the {} records before it",
+                path, off, out.records.size() + 1, recovery(dir), off, path, out.records.size());
             return false;
         }
         const size_t end = nl + 1 + len + 1;
         if (end > data.size()) break;  // payload cut short: torn
         const std::string payload = data.substr(nl + 1, len);
         if (crc_of(payload) != crc || data[end - 1] != '\n') {
-            error = fmt::format("journal {} is damaged at byte {} (record {}: checksum mismatch); {} — e.g. "
-                                "'truncate -s {} {}' keeps the {} records before it",
-                                path, off, out.records.size() + 1, recovery(dir), off, path, out.records.size());
+            error = fmt::format(
+                "journal {} is damaged at byte {} (record {}: checksum mismatch); {} — e.g. "
+                "'truncate -s {} {}' keeps the {} records before it",
+                path, off, out.records.size() + 1, recovery(dir), off, path, out.records.size());
             return false;
         }
         out.records.push_back(split_lines(payload));
@@ -222,7 +228,8 @@ bool journal::compact(const std::vector<std::string> &lines, std::string &error)
     const uint64_t gen = generation_ + 1;
     const std::string payload = join(lines);
     const std::string text =
-        fmt::format("{} {} {} {:08x}\n", kSnapshotMagic, gen, payload.size(), crc_of(payload)) + payload;
+        fmt::format("{} {} {} {:08x}\n", kSnapshotMagic, gen, payload.size(), crc_of(payload)) +
+        payload;
     const std::string tmp = dir_ + "/" + kSnapshot + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {

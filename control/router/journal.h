@@ -28,9 +28,9 @@ class journal {
 public:
     struct contents {
         bool has_snapshot = false;
-        std::vector<std::string> snapshot;               // command lines
+        std::vector<std::string> snapshot;              // command lines
         std::vector<std::vector<std::string>> records;  // each: one command, or a batch
-        size_t torn_bytes = 0;                           // dropped from an interrupted write
+        size_t torn_bytes = 0;                          // dropped from an interrupted write
     };
 
     ~journal();

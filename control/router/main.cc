@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_pdump.h>
 #include <rte_version.h>
+#include <boost/program_options.hpp>
 
 #include "control/protocol/command.h"
 #include "control/protocol/command_file.h"
@@ -129,17 +129,20 @@ constexpr size_t kCompactBytes = 64 << 20;
 bool restore(executor &ex, const std::vector<command_line> &startup, const journal::contents &saved,
              const std::string &state_dir) {
     if (saved.torn_bytes)
-        SSW_LOG(WARNING, "{}: dropped {} bytes of a journal write a crash interrupted (never acknowledged)",
+        SSW_LOG(WARNING,
+                "{}: dropped {} bytes of a journal write a crash interrupted (never acknowledged)",
                 state_dir, saved.torn_bytes);
     if (saved.has_snapshot) {
         if (!startup.empty())
-            SSW_LOG(INFO, "restoring {} (the --config file applies only while the state directory "
-                    "holds no snapshot)", state_dir);
+            SSW_LOG(INFO,
+                    "restoring {} (the --config file applies only while the state directory "
+                    "holds no snapshot)",
+                    state_dir);
         for (size_t i = 0; i < saved.snapshot.size(); ++i) {
             reply rep = ex.execute_line(saved.snapshot[i]);
             if (!rep.ok) {
-                SSW_LOG(ERR, "{}/snapshot line {} ('{}') refused: {}", state_dir, i + 1, saved.snapshot[i],
-                        rep.error);
+                SSW_LOG(ERR, "{}/snapshot line {} ('{}') refused: {}", state_dir, i + 1,
+                        saved.snapshot[i], rep.error);
                 return false;
             }
         }
@@ -257,7 +260,8 @@ int run(const options &opt, const std::vector<command_line> &startup) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
-    SSW_LOG(INFO, "{} ports, {} workers, control socket {}", r.port_count(), r.worker_count(), opt.socket);
+    SSW_LOG(INFO, "{} ports, {} workers, control socket {}", r.port_count(), r.worker_count(),
+            opt.socket);
     r.launch_workers();
     pthread_t ctl;
     control_thread_args args{&server, &r, &ex};
@@ -337,8 +341,9 @@ int main(int argc, char **argv) {
     if (rc < 0) {
         // rte_errno is not always set: the EAL's own messages above say what went wrong
         // (e.g. another process uses this --file-prefix).
-        std::cerr << fmt::format("ssw-router: EAL initialisation failed{} (see the EAL messages above)\n",
-                                 rte_errno ? fmt::format(": {}", rte_strerror(rte_errno)) : std::string());
+        std::cerr << fmt::format(
+            "ssw-router: EAL initialisation failed{} (see the EAL messages above)\n",
+            rte_errno ? fmt::format(": {}", rte_strerror(rte_errno)) : std::string());
         return 1;
     }
     init_logging();

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "control/router/flat_map.h"
-#include "dataplane/tables/nat_table.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/router.h"
+#include "dataplane/tables/nat_table.h"
 #include "dataplane/tables/proxy_arp.h"
 #include "dataplane/tables/route_table.h"
-#include "dataplane/router.h"
 
 namespace ssw {
 

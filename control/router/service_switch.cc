@@ -22,14 +22,16 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         }
     }
     if (c.epoch && *c.epoch < held)
-        return reply::failure(fmt::format("stale update: epoch {} is older than epoch {} held for {}",
-                                          *c.epoch, held, c.home.to_string()));
+        return reply::failure(
+            fmt::format("stale update: epoch {} is older than epoch {} held for {}", *c.epoch, held,
+                        c.home.to_string()));
 
     if (!c.add) {
         if (!exists) {
             // With an epoch, a delete means "absent as of epoch E" (a withdrawal): nothing to
             // remove, but a later add older than E must still be refused.
-            if (!c.epoch) return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
+            if (!c.epoch)
+                return reply::failure(fmt::format("no binding for {}", c.home.to_string()));
             if (*c.epoch == held) return reply::success(json{{"changed", false}});
             std::optional<uint64_t> before_deleted;
             if (deleted) before_deleted = held;
@@ -48,7 +50,8 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         model_.owner.erase(before.b.care_of.host());
         model_.bindings.erase(it);
         std::optional<uint64_t> before_deleted;
-        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+        if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end())
+            before_deleted = d->second;
         model_.deleted_epoch[m] = epoch;
         t.undo.push_back([this, m, before, before_deleted] {
             model_.bindings[m] = before;
@@ -82,7 +85,8 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         auto o = model_.owner.find(a);
         if (o != model_.owner.end() && o->second != m)
             return reply::failure(fmt::format("{} is already used by the binding of {}",
-                                              ip4_addr(a).to_string(), ip4_addr(o->second).to_string()));
+                                              ip4_addr(a).to_string(),
+                                              ip4_addr(o->second).to_string()));
     }
     if (!exists && model_.bindings.size() >= r_.nat().capacity())
         return reply::failure(fmt::format("binding table full ({} bindings; see --nat-capacity)",
@@ -92,7 +96,8 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     std::optional<binding_entry> before;
     if (exists) before = it->second;
     std::optional<uint64_t> before_deleted;
-    if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end()) before_deleted = d->second;
+    if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end())
+        before_deleted = d->second;
     if (before) model_.owner.erase(before->b.care_of.host());
     model_.bindings[m] = {b, epoch};
     model_.owner[m] = m;
@@ -124,12 +129,15 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
 // ---- proxy-ARP and announcements ----
 
 reply executor::stage(const cmd_proxy_arp &c, transaction &t) {
-    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (!r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
     const bool present = model_.proxy.contains(c.port, c.prefix);
     if (c.add && present)
-        return reply::failure(fmt::format("proxy-arp {} port {} exists", c.prefix.to_string(), c.port));
+        return reply::failure(
+            fmt::format("proxy-arp {} port {} exists", c.prefix.to_string(), c.port));
     if (!c.add && !present)
-        return reply::failure(fmt::format("no proxy-arp {} on port {}", c.prefix.to_string(), c.port));
+        return reply::failure(
+            fmt::format("no proxy-arp {} on port {}", c.prefix.to_string(), c.port));
     if (c.add) {
         model_.proxy.add(c.port, c.prefix);
         t.undo.push_back([this, c] { model_.proxy.remove(c.port, c.prefix); });
@@ -143,11 +151,12 @@ reply executor::stage(const cmd_proxy_arp &c, transaction &t) {
 }
 
 reply executor::stage(const cmd_announce &c, transaction &t) {
-    if (!r_.valid_port(c.port)) return reply::failure(fmt::format("port {} does not exist", c.port));
+    if (!r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
     // 4096 addresses per announcement: a /20 in three bursts is ~12k frames.
     if (c.prefix.len < 20)
-        return reply::failure(fmt::format("{} is too large to announce (at most a /20)",
-                                          c.prefix.to_string()));
+        return reply::failure(
+            fmt::format("{} is too large to announce (at most a /20)", c.prefix.to_string()));
     // What the router answers for (per the model, batch included) and the neighbours it has
     // confirmed on that port.
     size_t n = 0;
@@ -159,13 +168,17 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
         auto nb = neighbors.find(a);
         if (answers_arp_for(model_, c.port, a) ||
             (nb != neighbors.end() && nb->second.port == c.port &&
-             (nb->second.state == neighbor_state::reachable || nb->second.state == neighbor_state::permanent)))
+             (nb->second.state == neighbor_state::reachable ||
+              nb->second.state == neighbor_state::permanent)))
             ++n;
     }
     if (n == 0)
-        return reply::failure(fmt::format("the router answers ARP for no address of {} on port {}, "
-                                          "nor knows a host of it there", c.prefix.to_string(), c.port));
-    t.publish.push_back([this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
+        return reply::failure(
+            fmt::format("the router answers ARP for no address of {} on port {}, "
+                        "nor knows a host of it there",
+                        c.prefix.to_string(), c.port));
+    t.publish.push_back(
+        [this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
     return reply::success(json{{"addresses", n}, {"frames", n * c.count}});
 }
 

@@ -92,7 +92,8 @@ json executor::show_neigh() const {
     for (const auto &[ip, e] : r_.neigh_cache().entries()) {
         json row;
         row["ip"] = ip.to_string();
-        const bool has_mac = e.state != neighbor_state::incomplete && e.state != neighbor_state::failed;
+        const bool has_mac =
+            e.state != neighbor_state::incomplete && e.state != neighbor_state::failed;
         row["mac"] = has_mac ? e.mac.to_string() : "";
         row["port"] = e.port;
         row["state"] = to_string(e.state);
@@ -152,7 +153,8 @@ json executor::show_nat(const cmd_show &c, std::string &next) const {
         row["epoch"] = e->epoch;
         row["packets"] = packets;
         // A worker may have counted a hit after `now` was read.
-        row["last_hit_s"] = last ? json(double((now > last ? now - last : 0) * 10 / hz) / 10.0) : json(nullptr);
+        row["last_hit_s"] =
+            last ? json(double((now > last ? now - last : 0) * 10 / hz) / 10.0) : json(nullptr);
         rows.push_back(row);
     }
     return rows;
@@ -208,7 +210,8 @@ json executor::show_stats() const {
         const uint64_t rx = std::max<uint64_t>(1, t.event_count(event::rx_packets));
         for (size_t s = 0; s < size_t(stage::count); ++s) {
             uint64_t c = 0;
-            for (unsigned i = 0; i < r_.worker_count(); ++i) c += r_.worker_at(i).stages().cycles(ssw::stage(s));
+            for (unsigned i = 0; i < r_.worker_count(); ++i)
+                c += r_.worker_at(i).stages().cycles(ssw::stage(s));
             stages[std::string(kStageNames[s])] = double(c * 10 / rx) / 10.0;
         }
         j["stage_cycles_per_packet"] = stages;

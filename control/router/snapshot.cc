@@ -20,7 +20,8 @@ std::vector<std::string> executor::snapshot_commands() const {
         if (e.origin != route_origin::static_route) continue;
         switch (e.nh.type) {
             case next_hop::kind::gateway:
-                out.push_back(fmt::format("route add {} via {}", pfx.to_string(), e.nh.gateway.to_string()));
+                out.push_back(
+                    fmt::format("route add {} via {}", pfx.to_string(), e.nh.gateway.to_string()));
                 break;
             case next_hop::kind::connected:
                 out.push_back(fmt::format("route add {} port {}", pfx.to_string(), e.nh.port));
@@ -29,12 +30,12 @@ std::vector<std::string> executor::snapshot_commands() const {
                 out.push_back(fmt::format("route add {} blackhole", pfx.to_string()));
                 break;
             case next_hop::kind::local:
-            case next_hop::kind::broadcast:
-                break;
+            case next_hop::kind::broadcast: break;
         }
     }
     for (const auto &[ip, n] : model_.static_neighbors)
-        out.push_back(fmt::format("neigh add {} lladdr {} port {}", ip.to_string(), n.first.to_string(), n.second));
+        out.push_back(fmt::format("neigh add {} lladdr {} port {}", ip.to_string(),
+                                  n.first.to_string(), n.second));
     for (const auto &[port, pfx] : model_.proxy.entries())
         out.push_back(fmt::format("proxy-arp add {} port {}", pfx.to_string(), port));
     for (const auto &[m, e] : model_.bindings) {

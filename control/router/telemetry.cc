@@ -25,7 +25,8 @@ void put_scalar(rte_tel_data *d, const std::string &key, const ojson &v) {
     else if (v.is_number_integer())
         rte_tel_data_add_dict_int(d, key.c_str(), v.get<int>());
     else if (v.is_number_float())
-        rte_tel_data_add_dict_string(d, key.c_str(), fmt::format("{:.1f}", v.get<double>()).c_str());
+        rte_tel_data_add_dict_string(d, key.c_str(),
+                                     fmt::format("{:.1f}", v.get<double>()).c_str());
     else if (v.is_string())
         rte_tel_data_add_dict_string(d, key.c_str(), v.get<std::string>().c_str());
     else if (v.is_boolean())
@@ -137,12 +138,14 @@ void telemetry_bridge::serve(executor &ex) {
             a = ojson{{"bindings", rows.size()}, {"packets", packets}};
         } else {
             const reply r = ex.execute_line("show nat " + param_);
-            a = r.ok && !r.data.empty() ? r.data[0] : ojson{{"error", r.ok ? "no binding" : r.error}};
+            a = r.ok && !r.data.empty() ? r.data[0]
+                                        : ojson{{"error", r.ok ? "no binding" : r.error}};
         }
     } else if (cmd_ == "proxy_arp") {
         const ojson s = show("show stats")["counters"];
         a["entries"] = show("show proxy-arp").size();
-        for (const char *k : {"proxy_arp_replies", "proxy_arp_suppressed", "garp_sent"}) a[k] = s[k];
+        for (const char *k : {"proxy_arp_replies", "proxy_arp_suppressed", "garp_sent"})
+            a[k] = s[k];
     } else if (cmd_ == "neigh") {
         a = show("show neigh");
     }

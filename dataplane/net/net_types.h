@@ -86,15 +86,9 @@ struct ip4_prefix {
         return len == 0 ? 0 : ~uint32_t(0) << (32 - len);
     }
     constexpr uint32_t mask() const { return mask_of(len); }
-    constexpr bool contains(ip4_addr a) const {
-        return (a.host() & mask()) == addr.host();
-    }
-    constexpr bool contains(const ip4_prefix &p) const {
-        return p.len >= len && contains(p.addr);
-    }
-    constexpr bool overlaps(const ip4_prefix &p) const {
-        return contains(p) || p.contains(*this);
-    }
+    constexpr bool contains(ip4_addr a) const { return (a.host() & mask()) == addr.host(); }
+    constexpr bool contains(const ip4_prefix &p) const { return p.len >= len && contains(p.addr); }
+    constexpr bool overlaps(const ip4_prefix &p) const { return contains(p) || p.contains(*this); }
     constexpr ip4_addr broadcast() const { return ip4_addr(addr.host() | ~mask()); }
     constexpr auto operator<=>(const ip4_prefix &) const = default;
 
@@ -113,9 +107,7 @@ struct mac_addr {
                b[5] == 0xff;
     }
     constexpr bool is_multicast() const { return (b[0] & 1) != 0; }  // includes broadcast
-    constexpr bool is_zero() const {
-        return (b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0;
-    }
+    constexpr bool is_zero() const { return (b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0; }
     constexpr auto operator<=>(const mac_addr &) const = default;
 
     // Packs into the low 48 bits of a word, for single-store publication to readers.

@@ -9,7 +9,7 @@
 
 namespace ssw {
 
-inline constexpr size_t kArpLen = 28;               // the ARP payload for IPv4 over Ethernet
+inline constexpr size_t kArpLen = 28;  // the ARP payload for IPv4 over Ethernet
 inline constexpr size_t kArpFrameLen = 14 + kArpLen;
 inline constexpr uint16_t kArpRequest = 1;
 inline constexpr uint16_t kArpReply = 2;

@@ -5,9 +5,9 @@
 
 #include <rte_ip.h>
 
-#include "dataplane/packet/checksum.h"
 #include "dataplane/drop_reason.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/packet/checksum.h"
 
 namespace ssw {
 
@@ -19,10 +19,18 @@ inline constexpr uint32_t kEthHeaderLen = 14;
 inline constexpr uint32_t kIpv4MinHeaderLen = 20;
 
 inline uint32_t ihl_bytes(const rte_ipv4_hdr *ip) { return uint32_t(ip->version_ihl & 0x0f) * 4; }
-inline ip4_addr src_of(const rte_ipv4_hdr *ip) { return ip4_addr::from_be(be32_t::from_raw(ip->src_addr)); }
-inline ip4_addr dst_of(const rte_ipv4_hdr *ip) { return ip4_addr::from_be(be32_t::from_raw(ip->dst_addr)); }
-inline uint16_t total_length(const rte_ipv4_hdr *ip) { return be16_t::from_raw(ip->total_length).host(); }
-inline uint16_t frag_field(const rte_ipv4_hdr *ip) { return be16_t::from_raw(ip->fragment_offset).host(); }
+inline ip4_addr src_of(const rte_ipv4_hdr *ip) {
+    return ip4_addr::from_be(be32_t::from_raw(ip->src_addr));
+}
+inline ip4_addr dst_of(const rte_ipv4_hdr *ip) {
+    return ip4_addr::from_be(be32_t::from_raw(ip->dst_addr));
+}
+inline uint16_t total_length(const rte_ipv4_hdr *ip) {
+    return be16_t::from_raw(ip->total_length).host();
+}
+inline uint16_t frag_field(const rte_ipv4_hdr *ip) {
+    return be16_t::from_raw(ip->fragment_offset).host();
+}
 inline bool dont_fragment(const rte_ipv4_hdr *ip) { return frag_field(ip) & 0x4000; }
 // True for every fragment but the first (offset != 0): those carry no transport header.
 inline bool is_later_fragment(const rte_ipv4_hdr *ip) { return (frag_field(ip) & 0x1fff) != 0; }

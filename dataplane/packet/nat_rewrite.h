@@ -13,8 +13,8 @@
 
 #include <rte_ip.h>
 
-#include "dataplane/packet/checksum.h"
 #include "dataplane/drop_reason.h"
+#include "dataplane/packet/checksum.h"
 #include "dataplane/packet/icmp.h"
 #include "dataplane/packet/ipv4.h"
 

@@ -74,9 +74,7 @@ void neighbor_cache::resolve(ip4_addr ip, uint16_t port, void *pkt, uint64_t now
             }
             hold(e, pkt);
             return;
-        case neighbor_state::failed:
-            io_.drop_held(pkt, drop_reason::neighbor_failed);
-            return;
+        case neighbor_state::failed: io_.drop_held(pkt, drop_reason::neighbor_failed); return;
         case neighbor_state::reachable:
         case neighbor_state::probe:
         case neighbor_state::permanent:
@@ -117,8 +115,7 @@ bool neighbor_cache::learn(ip4_addr ip, uint16_t port, const mac_addr &mac, arp_
                            uint64_t now_ms) {
     auto it = entries_.find(ip);
     if (it == entries_.end()) {
-        if (kind != arp_kind::request_to_us || entries_.size() >= params_.max_entries)
-            return false;
+        if (kind != arp_kind::request_to_us || entries_.size() >= params_.max_entries) return false;
         entry e;
         e.ip = ip;
         e.port = port;
@@ -221,9 +218,7 @@ void neighbor_cache::tick(uint64_t now_ms) {
                     drop_hold(e, drop_reason::neighbor_failed);
                 }
                 break;
-            case neighbor_state::failed:
-                erase(it, drop_reason::neighbor_failed);
-                break;
+            case neighbor_state::failed: erase(it, drop_reason::neighbor_failed); break;
             case neighbor_state::reachable:
                 e.state = neighbor_state::probe;
                 e.probes = 1;
@@ -239,9 +234,7 @@ void neighbor_cache::tick(uint64_t now_ms) {
                     erase(it, drop_reason::neighbor_removed);
                 }
                 break;
-            case neighbor_state::permanent:
-                e.deadline_ms = 0;
-                break;
+            case neighbor_state::permanent: e.deadline_ms = 0; break;
         }
         it = next;
     }

@@ -20,8 +20,8 @@
 #include <string>
 
 #include "dataplane/drop_reason.h"
-#include "dataplane/tables/neighbor_table.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/tables/neighbor_table.h"
 
 namespace ssw {
 

@@ -22,8 +22,8 @@ struct punt_meta {
     uint8_t icmp_type;
     uint8_t icmp_code;
     uint8_t unused;
-    uint16_t port;  // ingress port (arp, local, icmp_error) or egress port (output)
-    uint16_t mtu;   // icmp_error: next-hop MTU for fragmentation needed
+    uint16_t port;      // ingress port (arp, local, icmp_error) or egress port (output)
+    uint16_t mtu;       // icmp_error: next-hop MTU for fragmentation needed
     uint32_t next_hop;  // output: the neighbor to send to, host order
 };
 

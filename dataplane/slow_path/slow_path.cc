@@ -16,8 +16,8 @@
 #include "dataplane/packet/fragment.h"
 #include "dataplane/packet/icmp.h"
 #include "dataplane/packet/ipv4.h"
-#include "dataplane/slow_path/punt.h"
 #include "dataplane/router.h"
+#include "dataplane/slow_path/punt.h"
 
 namespace ssw {
 
@@ -90,7 +90,8 @@ void slow_path::tick() {
             ++i;
             continue;
         }
-        for (const auto &[addr, mac] : announcement_for(a.port, a.prefix)) send_garp(a.port, addr, mac);
+        for (const auto &[addr, mac] : announcement_for(a.port, a.prefix))
+            send_garp(a.port, addr, mac);
         if (--a.left == 0) {
             announcements_.erase(announcements_.begin() + long(i));
             continue;
@@ -107,8 +108,8 @@ void slow_path::announce(uint16_t port, const ip4_prefix &prefix, unsigned count
     tick();  // the first burst goes now
 }
 
-std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(uint16_t port,
-                                                                       const ip4_prefix &prefix) const {
+std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(
+    uint16_t port, const ip4_prefix &prefix) const {
     std::vector<std::pair<ip4_addr, mac_addr>> out;
     const uint32_t first = prefix.addr.host(), last = prefix.broadcast().host();
     const auto &neighbors = r_.neigh_cache().entries();
@@ -123,7 +124,8 @@ std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(uint16_t 
         // Only what was confirmed lately: a stale MAC announced would mislead every host.
         auto n = neighbors.find(a);
         if (n != neighbors.end() && n->second.port == port &&
-            (n->second.state == neighbor_state::reachable || n->second.state == neighbor_state::permanent))
+            (n->second.state == neighbor_state::reachable ||
+             n->second.state == neighbor_state::permanent))
             out.emplace_back(a, n->second.mac);
     }
     return out;
@@ -143,7 +145,6 @@ void slow_path::send_garp(uint16_t port, ip4_addr a, const mac_addr &mac) {
     counters_.count(event::garp_sent);
     send_frame(m, port);
 }
-
 
 rte_mbuf *slow_path::alloc_frame() {
     rte_mbuf *m = rte_pktmbuf_alloc(r_.pool());
@@ -173,12 +174,8 @@ unsigned slow_path::poll(unsigned budget) {
             rte_mbuf *m = pkts[i];
             const punt_meta pm = *punt_of(m);
             switch (pm.kind) {
-                case punt_kind::arp:
-                    handle_arp(m, pm.port, now);
-                    break;
-                case punt_kind::local:
-                    handle_local(m, pm.port);
-                    break;
+                case punt_kind::arp: handle_arp(m, pm.port, now); break;
+                case punt_kind::local: handle_local(m, pm.port); break;
                 case punt_kind::icmp_error:
                     if (pm.icmp_type == icmp::kRedirect)
                         send_redirect(m, pm.port, ip4_addr(pm.next_hop));
@@ -186,9 +183,7 @@ unsigned slow_path::poll(unsigned budget) {
                         send_icmp_error(m, pm.port, pm.icmp_type, pm.icmp_code, pm.mtu);
                     rte_pktmbuf_free(m);
                     break;
-                case punt_kind::output:
-                    output(m, pm.port, ip4_addr(pm.next_hop), now);
-                    break;
+                case punt_kind::output: output(m, pm.port, ip4_addr(pm.next_hop), now); break;
             }
         }
         done += n;
@@ -214,8 +209,8 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
 
     if (r_.is_own_address(msg.target_ip, port) && !msg.is_gratuitous()) {
         if (msg.op == kArpRequest) {
-            if (learnable &&
-                nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::request_to_us, now))
+            if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac,
+                                      neighbor_cache::arp_kind::request_to_us, now))
                 counters_.count(event::neighbors_learned);
             // Answer in place: the request's buffer becomes the reply.
             const mac_addr &mine = r_.runtime(port).mac;
@@ -226,7 +221,8 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
             send_frame(m, port);
             return;
         }
-        if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::reply, now))
+        if (learnable &&
+            nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::reply, now))
             counters_.count(event::neighbors_learned);
         rte_pktmbuf_free(m);
         return;
@@ -240,8 +236,8 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
             rte_pktmbuf_free(m);
             return;
         }
-        if (learnable &&
-            nc.learn(msg.sender_ip, port, msg.sender_mac, neighbor_cache::arp_kind::request_to_us, now))
+        if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac,
+                                  neighbor_cache::arp_kind::request_to_us, now))
             counters_.count(event::neighbors_learned);
         const mac_addr &mine = r_.runtime(port).mac;
         arp_message reply{kArpReply, mine, msg.target_ip, msg.sender_mac, msg.sender_ip};
@@ -337,7 +333,8 @@ void slow_path::send_icmp_error(rte_mbuf *orig, uint16_t in_port, uint8_t type, 
     }
     rte_mbuf *m = alloc_frame();
     if (!m) return;
-    uint8_t *out = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, kEthHeaderLen + icmp::kMaxErrorLen));
+    uint8_t *out =
+        reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, kEthHeaderLen + icmp::kMaxErrorLen));
     size_t n = build_icmp_error(out + kEthHeaderLen, icmp::kMaxErrorLen, type, code, rest, *src,
                                 oip, olen, ip_id_++);
     if (n == 0) {
@@ -390,7 +387,8 @@ void slow_path::output(rte_mbuf *m, uint16_t port, ip4_addr next_hop, uint64_t n
         rte_mbuf *f = rte_pktmbuf_alloc(r_.pool());
         if (!f) return nullptr;
         frags[n++] = f;
-        auto *p = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(f, uint16_t(kEthHeaderLen + size)));
+        auto *p =
+            reinterpret_cast<uint8_t *>(rte_pktmbuf_append(f, uint16_t(kEthHeaderLen + size)));
         return p ? p + kEthHeaderLen : nullptr;
     });
     if (rc < 0) {

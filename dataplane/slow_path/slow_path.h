@@ -4,9 +4,9 @@
 // the neighbor cache) without synchronisation, and transmits through worker 0's inject ring.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
-#include <array>
 #include <string>
 #include <vector>
 
@@ -14,8 +14,8 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/counters.h"
-#include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/slow_path/token_bucket.h"
 
 namespace ssw {
@@ -33,8 +33,7 @@ public:
     int wake_fd() const { return wake_fd_; }
     // Workers call this after they enqueue punts.
     void notify() {
-        if (waiting_.load(std::memory_order_acquire) && waiting_.exchange(false))
-            signal();
+        if (waiting_.load(std::memory_order_acquire) && waiting_.exchange(false)) signal();
     }
     // The control thread calls prepare_to_wait() before it blocks: false means punts are
     // already queued and it must not block. After waking it calls done_waiting().
@@ -66,7 +65,8 @@ public:
     // apart, the first now; each burst looks the addresses up afresh.
     void announce(uint16_t port, const ip4_prefix &prefix, unsigned count, unsigned interval_ms);
     // What one burst of such an announcement would say: (address, MAC) pairs.
-    std::vector<std::pair<ip4_addr, mac_addr>> announcement_for(uint16_t port, const ip4_prefix &prefix) const;
+    std::vector<std::pair<ip4_addr, mac_addr>> announcement_for(uint16_t port,
+                                                                const ip4_prefix &prefix) const;
     size_t pending_announcements() const { return announcements_.size(); }
 
     // neighbor_cache::io

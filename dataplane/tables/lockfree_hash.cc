@@ -9,14 +9,10 @@ namespace ssw {
 namespace {
 // Entries that may be held at once (erased, waiting for their grace period) on top of the
 // capacity; the writer waits for a grace period when they run out.
-uint32_t spare_for(uint32_t capacity) {
-    return std::min<uint32_t>(capacity, 4096);
-}
+uint32_t spare_for(uint32_t capacity) { return std::min<uint32_t>(capacity, 4096); }
 }  // namespace
 
-lockfree_hash::~lockfree_hash() {
-    table_free(mem_, from_dpdk_);
-}
+lockfree_hash::~lockfree_hash() { table_free(mem_, from_dpdk_); }
 
 uint64_t lockfree_hash::buckets_for(uint32_t capacity) {
     // At most ~60% of the entries used: with 5-entry buckets that keeps overflow rare

@@ -294,10 +294,9 @@ private:
         const bucket &bk = at(b);
         // Compare the five keys at once (no branch on where the key sits).
         const auto *v = reinterpret_cast<const __m128i *>(&bk);
-        const unsigned hits =
-            unsigned(_mm_movemask_ps(_mm_castsi128_ps(
-                _mm_cmpeq_epi32(_mm_load_si128(v), _mm_set1_epi32(int(key)))))) |
-            unsigned(bk.key[4].load(std::memory_order_relaxed) == key) << 4;
+        const unsigned hits = unsigned(_mm_movemask_ps(_mm_castsi128_ps(
+                                  _mm_cmpeq_epi32(_mm_load_si128(v), _mm_set1_epi32(int(key)))))) |
+                              unsigned(bk.key[4].load(std::memory_order_relaxed) == key) << 4;
         if (hits) {
             // The vector load is not an atomic read of a key: read the key itself (from L1
             // now) and check it again before its value.

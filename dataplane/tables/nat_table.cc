@@ -10,9 +10,7 @@ nat_table::~nat_table() = default;
 
 namespace {
 // Each binding has two keys; a replacement briefly holds three.
-uint32_t keys_for(uint32_t capacity) {
-    return capacity * 2 + 2;
-}
+uint32_t keys_for(uint32_t capacity) { return capacity * 2 + 2; }
 }  // namespace
 
 size_t nat_table::memory_for(uint32_t capacity, unsigned workers) {
@@ -33,7 +31,8 @@ void nat_table::count_kind(binding_kind k, int delta) {
     std::atomic<uint32_t> *n = k == binding_kind::forward ? &n_forward_
                                : k == binding_kind::local ? &n_local_snat_
                                                           : nullptr;
-    if (n) n->store(n->load(std::memory_order_relaxed) + uint32_t(delta), std::memory_order_relaxed);
+    if (n)
+        n->store(n->load(std::memory_order_relaxed) + uint32_t(delta), std::memory_order_relaxed);
 }
 
 const binding *nat_table::find(ip4_addr home, binding &out) const {

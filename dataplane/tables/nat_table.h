@@ -20,8 +20,8 @@
 #include <rte_prefetch.h>
 
 #include "dataplane/net/binding.h"
-#include "dataplane/tables/lockfree_hash.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/tables/lockfree_hash.h"
 #include "dataplane/tables/rcu.h"
 
 namespace ssw {
@@ -65,8 +65,7 @@ public:
     void lookup_bulk(const uint32_t *addrs, unsigned n, view *out, int counter_worker = -1,
                      lockfree_hash::bulk_hint *hint = nullptr) const {
         index_.lookup_each(
-            addrs, n,
-            [&](uint32_t bucket) { prefetch_counters(counter_worker, bucket); },
+            addrs, n, [&](uint32_t bucket) { prefetch_counters(counter_worker, bucket); },
             [&](unsigned i, bool found, uint64_t v, uint32_t pos) {
                 out[i] = found ? decode(addrs[i], v, pos) : view{};
             },

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "dataplane/tables/lockfree_hash.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/tables/lockfree_hash.h"
 #include "dataplane/tables/rcu.h"
 
 namespace ssw {

@@ -16,8 +16,8 @@ bool route_table::init(const std::string &name, uint32_t max_routes, uint32_t tb
     cfg.number_tbl8s = tbl8_groups;
     lpm_ = rte_lpm_create(name.c_str(), SOCKET_ID_ANY, &cfg);
     if (!lpm_) {
-        error = fmt::format("cannot create route table ({} routes, {} tbl8 groups): {}",
-                            max_routes, tbl8_groups, rte_strerror(rte_errno));
+        error = fmt::format("cannot create route table ({} routes, {} tbl8 groups): {}", max_routes,
+                            tbl8_groups, rte_strerror(rte_errno));
         return false;
     }
     rte_lpm_rcu_config rcfg{};
@@ -85,10 +85,9 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
     if (prefix.len == 0) default_.store(idx, std::memory_order_release);
     if (rc != 0) {
         release_hop(nh);
-        error = rc == -ENOSPC ? fmt::format("route table out of tbl8 groups adding {}",
-                                            prefix.to_string())
-                              : fmt::format("cannot add {}: {}", prefix.to_string(),
-                                            rte_strerror(-rc));
+        error = rc == -ENOSPC
+                    ? fmt::format("route table out of tbl8 groups adding {}", prefix.to_string())
+                    : fmt::format("cannot add {}: {}", prefix.to_string(), rte_strerror(-rc));
         return false;
     }
     if (existing != routes_.end()) {

@@ -88,7 +88,7 @@ private:
     rte_lpm *lpm_ = nullptr;
     rcu_domain *rcu_ = nullptr;
     uint32_t max_routes_ = 0;
-    std::vector<next_hop> hops_;                               // read by workers
+    std::vector<next_hop> hops_;                                 // read by workers
     std::map<next_hop, std::pair<uint32_t, uint32_t>> hop_ids_;  // nh -> (index, refcount)
     std::vector<uint32_t> free_hops_;
     std::map<ip4_prefix, next_hop> routes_;  // the writer's copy, for show and exact match

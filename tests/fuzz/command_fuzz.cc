@@ -342,7 +342,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(model_text(ex.model(), true) == before,
                        "'{}' was refused ({}) but changed the model", line, rep.error);
         else
-        check_consistency(ex.model(), line);
+            check_consistency(ex.model(), line);
         if (!rep.ok || !is_config(c)) continue;
 
         // The same command again: refused, or nothing changes.

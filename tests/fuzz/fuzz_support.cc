@@ -71,17 +71,10 @@ bool whole_l4(const uint8_t *ip, size_t avail, l4_view &v) {
     v.proto = ip[9];
     v.len = total - v.ihl;
     switch (v.proto) {
-        case IPPROTO_TCP:
-            v.ck_offset = 16;
-            break;
-        case IPPROTO_UDP:
-            v.ck_offset = 6;
-            break;
-        case IPPROTO_ICMP:
-            v.ck_offset = 2;
-            break;
-        default:
-            return false;
+        case IPPROTO_TCP: v.ck_offset = 16; break;
+        case IPPROTO_UDP: v.ck_offset = 6; break;
+        case IPPROTO_ICMP: v.ck_offset = 2; break;
+        default: return false;
     }
     return v.len >= v.ck_offset + 2;
 }

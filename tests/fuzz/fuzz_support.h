@@ -14,7 +14,6 @@ namespace ssw::fuzz {
 // file prefix unique to this process. Aborts on failure: a target cannot run without it.
 void init_eal(const char *target);
 
-
 // Reports a broken invariant and aborts; libFuzzer saves the input as a crash.
 [[noreturn]] void fail(const char *file, int line, const char *cond, const std::string &detail);
 

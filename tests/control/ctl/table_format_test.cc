@@ -65,9 +65,7 @@ TEST(RenderText, EmptyArrayInObjectIsNone) {
 }
 
 // The show commands reply with a bare array of rows; with no rows that is "(none)".
-TEST(RenderText, EmptyTopLevelArrayIsNone) {
-    EXPECT_EQ(render_text(json::array()), "(none)\n");
-}
+TEST(RenderText, EmptyTopLevelArrayIsNone) { EXPECT_EQ(render_text(json::array()), "(none)\n"); }
 
 TEST(RenderText, ArrayOfStringsIsLines) {
     json a = {"address add A/L port N", "help", ""};
@@ -96,8 +94,8 @@ TEST(RenderText, ObjectIsNameValueList) {
 TEST(RenderText, NestedCountersHideZeros) {
     json o;
     o["rx_packets"] = 10;
-    o["drops"] = {{"ttl_exceeded", 0}, {"no_route", 7}, {"blackhole", 0}, {"tx_full", 0},
-                  {"eth_vlan", 1}};
+    o["drops"] = {
+        {"ttl_exceeded", 0}, {"no_route", 7}, {"blackhole", 0}, {"tx_full", 0}, {"eth_vlan", 1}};
     auto out = render_text(o);
     auto lines = lines_of(out);
     ASSERT_EQ(lines.size(), 5u) << out;

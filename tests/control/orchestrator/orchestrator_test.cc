@@ -15,8 +15,8 @@
 
 #include <gtest/gtest.h>
 
-#include "control/protocol/command.h"
 #include "control/orchestrator/orchestrator.h"
+#include "control/protocol/command.h"
 #include "tests/test_support.h"
 
 namespace ssw {
@@ -52,7 +52,7 @@ held_binding local(ip4_addr m, const char *care, uint16_t port, uint64_t epoch, 
 // ---- desired() ----
 
 class Desired : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { topo_ = load_testbed(); }
     orchestrator_state at(const std::string &where, const char *care, uint64_t epoch,
                           bool triangle = false, ip4_addr vm = kC) {
@@ -229,7 +229,7 @@ TEST(BindingCommand, ParsesBackToTheSameBinding) {
 // ---- the state file ----
 
 class StateDir : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         char tmpl[] = "/tmp/ssw-orchestrator-test-XXXXXX";
         ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -445,7 +445,7 @@ struct call {
 };
 
 class Orchestrator : public StateDir {
-  protected:
+protected:
     void SetUp() override {
         StateDir::SetUp();
         topo_ = load_testbed();
@@ -837,9 +837,9 @@ TEST_F(Orchestrator, ReadsEveryPageOfBindings) {
     for (size_t i = mark; i < calls_.size(); ++i)
         if (calls_[i].router == "R4" && calls_[i].lines.front().rfind("show nat", 0) == 0)
             asked.push_back(calls_[i].lines.front());
-    EXPECT_EQ(asked, (strings{"show nat limit 2", "show nat after 10.50.0.2 limit 2",
-                              "show nat after 10.50.0.4 limit 2",
-                              "show nat after 192.168.11.3 limit 2"}));
+    EXPECT_EQ(asked,
+              (strings{"show nat limit 2", "show nat after 10.50.0.2 limit 2",
+                       "show nat after 10.50.0.4 limit 2", "show nat after 192.168.11.3 limit 2"}));
     EXPECT_EQ(net_["R4"].bindings.count(kV), 0u);
     EXPECT_EQ(net_["R4"].bindings.size(), 6u);  // the five unmanaged and C's
     EXPECT_EQ(net_["R4"].bindings.count(kC), 1u);

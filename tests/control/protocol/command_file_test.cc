@@ -34,14 +34,15 @@ protected:
 };
 
 TEST_F(CommandFile, SkipsBlanksAndCommentsKeepsLineNumbers) {
-    write("# startup configuration\n"
-          "\n"
-          "address add 10.0.0.1/24 port 0\n"
-          "   \t\n"
-          "  # indented comment\n"
-          "route add 0.0.0.0/0 via 10.0.0.254\n"
-          "\n"
-          "show ports");  // no final newline
+    write(
+        "# startup configuration\n"
+        "\n"
+        "address add 10.0.0.1/24 port 0\n"
+        "   \t\n"
+        "  # indented comment\n"
+        "route add 0.0.0.0/0 via 10.0.0.254\n"
+        "\n"
+        "show ports");  // no final newline
     std::vector<command_line> lines;
     std::string err;
     ASSERT_TRUE(read_command_file(path_, lines, err)) << err;
@@ -53,7 +54,9 @@ TEST_F(CommandFile, SkipsBlanksAndCommentsKeepsLineNumbers) {
     EXPECT_EQ(lines[1].text, "route add 0.0.0.0/0 via 10.0.0.254");
     EXPECT_EQ(lines[2].line, 8u);
     EXPECT_EQ(lines[2].text, "show ports");
-    for (const auto &l : lines) { EXPECT_EQ(l.file, path_); }
+    for (const auto &l : lines) {
+        EXPECT_EQ(l.file, path_);
+    }
     EXPECT_EQ(lines[1].where(), path_ + ":6");
 }
 

@@ -18,8 +18,8 @@ T parse_as(std::string_view line) {
     EXPECT_TRUE(r.cmd) << "'" << line << "': " << r.error;
     if (!r.cmd) return T{};
     EXPECT_TRUE(r.error.empty());
-    EXPECT_TRUE(std::holds_alternative<T>(*r.cmd)) << "'" << line << "' parsed as index "
-                                                   << r.cmd->index();
+    EXPECT_TRUE(std::holds_alternative<T>(*r.cmd))
+        << "'" << line << "' parsed as index " << r.cmd->index();
     if (!std::holds_alternative<T>(*r.cmd)) return T{};
     return std::get<T>(*r.cmd);
 }
@@ -331,7 +331,8 @@ TEST(ParseCommand, NatErrors) {
     expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch", "missing");
     expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch 0", "'0'");
     expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch -1", "'-1'");
-    expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch 18446744073709551616", "'18446744073709551616'");
+    expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch 18446744073709551616",
+                 "'18446744073709551616'");
     expect_error("nat add 10.0.0.5 to 1.2.3.4 epoch 1 extra", "'extra'");
     expect_error("nat add 10.0.0.5 to 1.2.3.4 keep-source", "'keep-source'");
     expect_error("nat del 10.0.0.5 to 1.2.3.4", "'to'");
@@ -406,8 +407,9 @@ TEST(ParseCommand, ShowNatAndProxyArp) {
     EXPECT_FALSE(rest.filter);
     EXPECT_EQ(*rest.after, A("10.1.2.3"));
     EXPECT_EQ(parse_as<cmd_show>("show nat limit 1").limit, 1u);
-    for (const char *line : {"show nat", "show nat 10.0.0.5", "show nat 10.1.0.0/16 after 10.1.2.3 limit 500",
-                             "show nat after 10.1.2.3", "show nat limit 7"})
+    for (const char *line :
+         {"show nat", "show nat 10.0.0.5", "show nat 10.1.0.0/16 after 10.1.2.3 limit 500",
+          "show nat after 10.1.2.3", "show nat limit 7"})
         EXPECT_EQ(format_command(*parse_command(line).cmd), line) << "canonical";
     EXPECT_EQ(parse_as<cmd_show>("show proxy-arp").item, cmd_show::what::proxy_arp);
     EXPECT_FALSE(parse_as<cmd_show>("show routes").filter);
@@ -459,8 +461,8 @@ TEST(IsBlankOrComment, Lines) {
     for (const char *yes : {"", " ", "\t", "\r", "#", "# a comment", "   # indented", "\t#x",
                             "#route add 10.0.0.0/8 blackhole"})
         EXPECT_TRUE(is_blank_or_comment(yes)) << "'" << yes << "'";
-    for (const char *no : {"help", " show ports", "route add 10.0.0.0/8 blackhole # why",
-                           "x#", "\tx"})
+    for (const char *no :
+         {"help", " show ports", "route add 10.0.0.0/8 blackhole # why", "x#", "\tx"})
         EXPECT_FALSE(is_blank_or_comment(no)) << "'" << no << "'";
 }
 

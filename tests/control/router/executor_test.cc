@@ -34,12 +34,10 @@ using test::A;
 using test::P;
 
 constexpr int kPorts = 3;
-std::string null_port_name(int i) {
-    return "net_null_exec" + std::to_string(i);
-}
+std::string null_port_name(int i) { return "net_null_exec" + std::to_string(i); }
 
 class Executor : public ::testing::Test {
-  protected:
+protected:
     // router::init takes every ethdev port: the null ports exist for the whole suite, and
     // each test's router configures and starts them anew.
     static void SetUpTestSuite() {
@@ -817,9 +815,9 @@ std::vector<rte_mbuf *> received(rte_mempool *pool, const Frames &frames) {
 // than a tx burst holds, are all transmitted by that flush (a full tx buffer is sent at once;
 // what is queued after it must still be pending for the flush).
 TEST_F(Executor, WorkerSendsEveryQueuedPacketAtFlush) {
-    for (const char *line : {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
-                             "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1",
-                             "route add 0.0.0.0/0 via 10.0.0.2"})
+    for (const char *line :
+         {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
+          "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1", "route add 0.0.0.0/0 via 10.0.0.2"})
         ok(line);
     rte_ether_addr mac;
     ASSERT_EQ(rte_eth_macaddr_get(0, &mac), 0);
@@ -869,13 +867,12 @@ private:
 // the right next hop's MAC, the TTL decremented and a right checksum. The same again with a
 // binding in the table, which takes the translating path (to no binding of these packets).
 TEST_F(Executor, WorkerRoutesEachPacketOfAMixedBurst) {
-    for (const char *line : {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
-                             "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1",
-                             "neigh add 10.0.0.3 lladdr 02:00:00:00:00:03 port 1",
-                             "neigh add 10.0.0.5 lladdr 02:00:00:00:00:05 port 1",
-                             "route add 0.0.0.0/0 via 10.0.0.2",
-                             "route add 203.0.113.0/24 via 10.0.0.3",
-                             "route add 198.51.100.0/24 blackhole"})
+    for (const char *line :
+         {"address add 192.0.2.1/24 port 0", "address add 10.0.0.1/24 port 1",
+          "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 port 1",
+          "neigh add 10.0.0.3 lladdr 02:00:00:00:00:03 port 1",
+          "neigh add 10.0.0.5 lladdr 02:00:00:00:00:05 port 1", "route add 0.0.0.0/0 via 10.0.0.2",
+          "route add 203.0.113.0/24 via 10.0.0.3", "route add 198.51.100.0/24 blackhole"})
         ok(line);
     rte_ether_addr in_mac, out_mac;
     ASSERT_EQ(rte_eth_macaddr_get(0, &in_mac), 0);
@@ -886,10 +883,10 @@ TEST_F(Executor, WorkerRoutesEachPacketOfAMixedBurst) {
         uint8_t neighbor;  // the last byte of the next hop's MAC; 0: not transmitted
     };
     const packet burst[] = {
-        {"198.18.1.1", 64, 2},   {"203.0.113.9", 64, 3},   {"198.51.100.7", 64, 0},  // blackhole
-        {"203.0.113.10", 64, 3}, {"198.18.1.2", 1, 0},                               // TTL
-        {"198.18.1.3", 64, 2},   {"10.0.0.5", 64, 5},      {"10.0.0.6", 64, 0},  // unresolved
-        {"10.0.0.5", 64, 5},     {"192.0.2.1", 64, 0},                           // local
+        {"198.18.1.1", 64, 2},   {"203.0.113.9", 64, 3}, {"198.51.100.7", 64, 0},  // blackhole
+        {"203.0.113.10", 64, 3}, {"198.18.1.2", 1, 0},                             // TTL
+        {"198.18.1.3", 64, 2},   {"10.0.0.5", 64, 5},    {"10.0.0.6", 64, 0},      // unresolved
+        {"10.0.0.5", 64, 5},     {"192.0.2.1", 64, 0},                             // local
         {"198.18.1.4", 2, 2},
     };
     constexpr size_t kN = std::size(burst);

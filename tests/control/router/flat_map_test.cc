@@ -43,9 +43,7 @@ TEST(FlatMap, RandomOperationsAgreeWithUnorderedMap) {
                     m[k] = op;
                     want[k] = uint64_t(op);
                     break;
-                case 2:
-                    ASSERT_EQ(m.erase(k), want.erase(k) == 1) << k;
-                    break;
+                case 2: ASSERT_EQ(m.erase(k), want.erase(k) == 1) << k; break;
                 default: {
                     auto it = m.find(k);
                     if (it != m.end()) {

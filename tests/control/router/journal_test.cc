@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using lines = std::vector<std::string>;
 
 class Journal : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         char tmpl[] = "/tmp/ssw-journal-test-XXXXXX";
         ASSERT_NE(mkdtemp(tmpl), nullptr);

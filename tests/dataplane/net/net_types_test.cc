@@ -56,12 +56,37 @@ TEST(Ip4Addr, ToStringRoundTripsRandomAddresses) {
 }
 
 TEST(Ip4Addr, RefusesMalformedText) {
-    for (const char *bad :
-         {"", "1", "1.2", "1.2.3", "1.2.3.4.5", "1.2.3.4.", ".1.2.3.4", "1..2.3", "256.0.0.1",
-          "1.256.0.1", "1.2.3.256", "999.1.1.1", "4294967296.0.0.1", "010.0.0.1", "1.02.3.4",
-          "1.2.3.00", "00.0.0.0", "1.2.3.4x", "x1.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1. 2.3.4",
-          "1.2.3.4/24", "-1.2.3.4", "+1.2.3.4", "1.2.3.-4", "a.b.c.d", "0x1.2.3.4", "1,2,3,4",
-          "1.2.3.4\n", "..."}) {
+    for (const char *bad : {"",
+                            "1",
+                            "1.2",
+                            "1.2.3",
+                            "1.2.3.4.5",
+                            "1.2.3.4.",
+                            ".1.2.3.4",
+                            "1..2.3",
+                            "256.0.0.1",
+                            "1.256.0.1",
+                            "1.2.3.256",
+                            "999.1.1.1",
+                            "4294967296.0.0.1",
+                            "010.0.0.1",
+                            "1.02.3.4",
+                            "1.2.3.00",
+                            "00.0.0.0",
+                            "1.2.3.4x",
+                            "x1.2.3.4",
+                            "1.2.3.4 ",
+                            " 1.2.3.4",
+                            "1. 2.3.4",
+                            "1.2.3.4/24",
+                            "-1.2.3.4",
+                            "+1.2.3.4",
+                            "1.2.3.-4",
+                            "a.b.c.d",
+                            "0x1.2.3.4",
+                            "1,2,3,4",
+                            "1.2.3.4\n",
+                            "..."}) {
         EXPECT_FALSE(ip4_addr::parse(bad)) << "accepted '" << bad << "'";
     }
     // An embedded NUL is data, not the end of the string.
@@ -115,11 +140,26 @@ TEST(Ip4Prefix, ParsesWithAndWithoutLength) {
 }
 
 TEST(Ip4Prefix, RefusesMalformedText) {
-    for (const char *bad : {"", "/8", "/", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/99",
-                            "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/08", "10.0.0.0/8x",
-                            "10.0.0.0/8/8", "10.0.0.0//8", "10.0.0/8", "10.0.0.0 /8",
-                            "10.0.0.0/ 8", "10.0.0.0/8 ", "010.0.0.0/8", "1.2.3.4.5/8",
-                            "256.0.0.0/8", "10.0.0.0/4294967304"}) {
+    for (const char *bad : {"",
+                            "/8",
+                            "/",
+                            "10.0.0.0/",
+                            "10.0.0.0/33",
+                            "10.0.0.0/99",
+                            "10.0.0.0/-1",
+                            "10.0.0.0/+8",
+                            "10.0.0.0/08",
+                            "10.0.0.0/8x",
+                            "10.0.0.0/8/8",
+                            "10.0.0.0//8",
+                            "10.0.0/8",
+                            "10.0.0.0 /8",
+                            "10.0.0.0/ 8",
+                            "10.0.0.0/8 ",
+                            "010.0.0.0/8",
+                            "1.2.3.4.5/8",
+                            "256.0.0.0/8",
+                            "10.0.0.0/4294967304"}) {
         EXPECT_FALSE(ip4_prefix::parse(bad)) << "accepted '" << bad << "'";
     }
 }
@@ -146,7 +186,9 @@ TEST(Ip4Prefix, MaskOf) {
     for (uint8_t len = 0; len <= 32; ++len) {
         uint32_t m = ip4_prefix::mask_of(len);
         EXPECT_EQ(__builtin_popcount(m), len);
-        if (len) { EXPECT_EQ(m >> (32 - len), (uint64_t(1) << len) - 1) << int(len); }
+        if (len) {
+            EXPECT_EQ(m >> (32 - len), (uint64_t(1) << len) - 1) << int(len);
+        }
     }
 }
 
@@ -175,7 +217,8 @@ TEST(Ip4Prefix, ContainsAddressesMatchesBitwiseDefinition) {
         uint32_t a = rng();
         if (i & 1) a = p.addr.host() | (a & ~ip4_prefix::mask_of(len));
         bool expected = len == 0 || (a >> (32 - len)) == (p.addr.host() >> (32 - len));
-        EXPECT_EQ(p.contains(ip4_addr(a)), expected) << p.to_string() << " " << ip4_addr(a).to_string();
+        EXPECT_EQ(p.contains(ip4_addr(a)), expected)
+            << p.to_string() << " " << ip4_addr(a).to_string();
     }
 }
 
@@ -255,12 +298,28 @@ TEST(MacAddr, ToStringRoundTripsRandomAddresses) {
 }
 
 TEST(MacAddr, RefusesMalformedText) {
-    for (const char *bad :
-         {"", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:", "aa:bb:cc:dd:ee:ff:", "aa:bb:cc:dd:ee:ff:00",
-          "gg:bb:cc:dd:ee:ff", "aa:bb:cc:dd:ee:fg", "aa-bb-cc-dd-ee-ff", "aa.bb.cc.dd.ee.ff",
-          "aabb.ccdd.eeff", "aabbccddeeff", "a:b:c:d:e:f", "aa:bb:cc:dd:ee:f", "aaa:bb:cc:dd:ee:f",
-          " aa:bb:cc:dd:ee:f", "aa:bb:cc:dd:ee:ff ", "aa:bb:cc:dd:ee f", "aa:bb:cc:dd:ee:-f",
-          "aa:bb:cc:dd:ee:+f", "aa::bb:cc:dd:eef", "0x:bb:cc:dd:ee:ff", "aa;bb:cc:dd:ee:ff"}) {
+    for (const char *bad : {"",
+                            "aa:bb:cc:dd:ee",
+                            "aa:bb:cc:dd:ee:",
+                            "aa:bb:cc:dd:ee:ff:",
+                            "aa:bb:cc:dd:ee:ff:00",
+                            "gg:bb:cc:dd:ee:ff",
+                            "aa:bb:cc:dd:ee:fg",
+                            "aa-bb-cc-dd-ee-ff",
+                            "aa.bb.cc.dd.ee.ff",
+                            "aabb.ccdd.eeff",
+                            "aabbccddeeff",
+                            "a:b:c:d:e:f",
+                            "aa:bb:cc:dd:ee:f",
+                            "aaa:bb:cc:dd:ee:f",
+                            " aa:bb:cc:dd:ee:f",
+                            "aa:bb:cc:dd:ee:ff ",
+                            "aa:bb:cc:dd:ee f",
+                            "aa:bb:cc:dd:ee:-f",
+                            "aa:bb:cc:dd:ee:+f",
+                            "aa::bb:cc:dd:eef",
+                            "0x:bb:cc:dd:ee:ff",
+                            "aa;bb:cc:dd:ee:ff"}) {
         EXPECT_FALSE(mac_addr::parse(bad)) << "accepted '" << bad << "'";
     }
 }
@@ -298,7 +357,9 @@ TEST(MacAddr, Raw48IsMemoryOrder) {
     EXPECT_EQ(raw >> 48, 0u);
     uint8_t bytes[8];
     std::memcpy(bytes, &raw, 8);
-    for (int i = 0; i < 6; ++i) { EXPECT_EQ(bytes[i], i + 1); }
+    for (int i = 0; i < 6; ++i) {
+        EXPECT_EQ(bytes[i], i + 1);
+    }
     EXPECT_EQ(mac_addr::from_raw48(raw), m);
     EXPECT_EQ(mac_addr::from_bytes(bytes), m);
     std::mt19937_64 rng(7);

@@ -75,7 +75,8 @@ TEST(Checksum, ComputeMatchesReferenceOnRandomBuffers) {
         for (int rep = 0; rep < 4; ++rep) {
             // Bias some buffers towards 0xff bytes, where carries pile up.
             const bool heavy = rep == 3;
-            for (auto &b : buf) b = heavy ? uint8_t(0xff - (rng() % 3 == 0 ? rng() % 4 : 0)) : uint8_t(rng());
+            for (auto &b : buf)
+                b = heavy ? uint8_t(0xff - (rng() % 3 == 0 ? rng() % 4 : 0)) : uint8_t(rng());
             // Odd start addresses too: the implementation loads with memcpy.
             const uint8_t *p = buf.data() + (rep & 1);
             ASSERT_EQ(wire_value(csum::compute(p, len)), reference_checksum(p, len))

@@ -25,9 +25,14 @@ struct option_list {
 // copied flag, sometimes an end-of-list followed by junk.
 option_list random_options(std::mt19937 &rng, size_t max) {
     option_list o;
-    static const uint8_t kTypes[] = {0x07 /* RR */, 0x44 /* TS */, 0x83 /* LSRR */,
-                                     0x89 /* SSRR */, 0x94 /* RA */, 0x82 /* security */,
-                                     0x19, 0x9e};
+    static const uint8_t kTypes[] = {0x07 /* RR */,
+                                     0x44 /* TS */,
+                                     0x83 /* LSRR */,
+                                     0x89 /* SSRR */,
+                                     0x94 /* RA */,
+                                     0x82 /* security */,
+                                     0x19,
+                                     0x9e};
     while (o.bytes.size() < max) {
         const size_t room = max - o.bytes.size();
         const unsigned pick = rng() % 10;
@@ -97,8 +102,8 @@ void check_fragments(const std::vector<uint8_t> &orig, const option_list &opts, 
     const size_t base = size_t(ofrag & 0x1fff) * 8;
     std::vector<uint8_t> payload;
     for (size_t k = 0; k < f.bufs.size(); ++k) {
-        SCOPED_TRACE(testing::Message() << "fragment " << k << " of " << f.bufs.size()
-                                        << ", mtu " << mtu);
+        SCOPED_TRACE(testing::Message()
+                     << "fragment " << k << " of " << f.bufs.size() << ", mtu " << mtu);
         const auto &b = f.bufs[k];
         const auto *h = reinterpret_cast<const rte_ipv4_hdr *>(b.data());
         const size_t hlen = ihl_bytes(h);
@@ -131,7 +136,9 @@ void check_fragments(const std::vector<uint8_t> &orig, const option_list &opts, 
         EXPECT_EQ(bool(fr & 0x2000), !last || (ofrag & 0x2000));
         EXPECT_EQ(fr & 0x4000, 0);
         const size_t chunk = b.size() - hlen;
-        if (!last) { EXPECT_EQ(chunk % 8, 0u); }
+        if (!last) {
+            EXPECT_EQ(chunk % 8, 0u);
+        }
         payload.insert(payload.end(), b.begin() + long(hlen), b.end());
     }
     ASSERT_EQ(payload.size(), total_length(oh) - ohlen);
@@ -218,7 +225,7 @@ TEST(Fragment, RefragmentingAFragmentKeepsOffsetsAndMf) {
 
 TEST(Fragment, OptionsOnlyCopiedOnesRepeat) {
     // RR (not copied, 7 bytes), NOP, LSRR (copied, 8 bytes), router alert (copied, 4).
-    std::vector<uint8_t> options = {0x07, 7, 4, 1,  2,  3,  4,  1,    0x83, 8,
+    std::vector<uint8_t> options = {0x07, 7, 4,  1,  2,  3,  4,    1, 0x83, 8,
                                     8,    9, 10, 11, 12, 13, 0x94, 4, 0,    0};
     ASSERT_EQ(options.size(), 20u);
     option_list opts{options, {0x83, 8, 8, 9, 10, 11, 12, 13, 0x94, 4, 0, 0}};
@@ -248,12 +255,12 @@ TEST(Fragment, NoCopiedOptionsMeansPlainLaterHeaders) {
 
 TEST(Fragment, MalformedOptionsRefused) {
     const std::vector<std::vector<uint8_t>> bad = {
-        {0x83, 0, 0, 0},                    // length 0
-        {0x83, 1, 0, 0},                    // length 1
-        {0x07, 5, 0, 0},                    // runs past the header
-        {0x44, 200, 0, 0, 0, 0, 0, 0},      // far past
-        {1, 1, 1, 0x83},                    // type with no length byte
-        {0x94, 4, 0, 0, 0x07, 0, 0, 0},     // second option length 0
+        {0x83, 0, 0, 0},                 // length 0
+        {0x83, 1, 0, 0},                 // length 1
+        {0x07, 5, 0, 0},                 // runs past the header
+        {0x44, 200, 0, 0, 0, 0, 0, 0},   // far past
+        {1, 1, 1, 0x83},                 // type with no length byte
+        {0x94, 4, 0, 0, 0x07, 0, 0, 0},  // second option length 0
     };
     std::vector<uint8_t> payload(400, 9);
     for (const auto &o : bad) {
@@ -262,7 +269,9 @@ TEST(Fragment, MalformedOptionsRefused) {
         EXPECT_EQ(fragment_ipv4(orig.data(), orig.size(), 100, f.emitter()), -1);
         EXPECT_TRUE(f.bufs.empty());
         uint8_t out[40];
-        EXPECT_EQ(copied_options(orig.data(), ihl_bytes(reinterpret_cast<rte_ipv4_hdr *>(orig.data())), out), -1);
+        EXPECT_EQ(copied_options(orig.data(),
+                                 ihl_bytes(reinterpret_cast<rte_ipv4_hdr *>(orig.data())), out),
+                  -1);
     }
 }
 

@@ -81,8 +81,8 @@ TEST(IcmpError, LayoutForTimeExceeded) {
     std::mt19937 rng(41);
     auto orig = make_datagram(kHostA, kHostB, 17, random_bytes(rng, 100));
     std::vector<uint8_t> out(1600, 0xcc);
-    size_t n = build_icmp_error(out.data(), out.size(), icmp::kTimeExceeded, icmp::kTtlExceeded,
-                                0, kRouter, orig.data(), orig.size(), 0x7777);
+    size_t n = build_icmp_error(out.data(), out.size(), icmp::kTimeExceeded, icmp::kTtlExceeded, 0,
+                                kRouter, orig.data(), orig.size(), 0x7777);
     ASSERT_EQ(n, 20 + 8 + orig.size());
     expect_router_header(out.data(), n, kRouter, kHostA);
     EXPECT_EQ(get16(out.data() + 4), 0x7777);
@@ -171,8 +171,8 @@ TEST(IcmpError, RefusedWhenBufferTooSmall) {
     std::mt19937 rng(47);
     auto orig = make_datagram(kHostA, kHostB, 17, random_bytes(rng, 100));
     std::vector<uint8_t> out(200, 0xcc);
-    EXPECT_EQ(build_icmp_error(out.data(), 28 + orig.size() - 1, icmp::kTimeExceeded, 0, 0,
-                               kRouter, orig.data(), orig.size(), 1),
+    EXPECT_EQ(build_icmp_error(out.data(), 28 + orig.size() - 1, icmp::kTimeExceeded, 0, 0, kRouter,
+                               orig.data(), orig.size(), 1),
               0u);
     EXPECT_EQ(build_icmp_error(out.data(), 28 + orig.size(), icmp::kTimeExceeded, 0, 0, kRouter,
                                orig.data(), orig.size(), 1),
@@ -183,8 +183,8 @@ TEST(EchoReply, MirrorsTheRequest) {
     std::mt19937 rng(48);
     for (size_t len : {0u, 1u, 2u, 3u, 7u, 56u, 57u, 1000u, 1472u}) {
         auto data = random_bytes(rng, len);
-        auto req = make_datagram(kHostA, kRouter, IPPROTO_ICMP, make_echo(0xbeef, 77, data), 0, 0,
-                                 0x10);
+        auto req =
+            make_datagram(kHostA, kRouter, IPPROTO_ICMP, make_echo(0xbeef, 77, data), 0, 0, 0x10);
         std::vector<uint8_t> out(1600, 0xcc);
         size_t n = build_echo_reply(out.data(), out.size(), req.data(), req.size(), 0x5151);
         ASSERT_EQ(n, 20 + 8 + len);
@@ -271,7 +271,8 @@ TEST(EchoReply, RefusesBadChecksumAndOtherTypes) {
         bad[at] ^= 0x04;
         EXPECT_EQ(build_echo_reply(out, sizeof out, bad.data(), bad.size(), 1), 0u) << at;
     }
-    auto reply = make_datagram(kHostA, kRouter, IPPROTO_ICMP, make_echo(5, 6, {1}, icmp::kEchoReply));
+    auto reply =
+        make_datagram(kHostA, kRouter, IPPROTO_ICMP, make_echo(5, 6, {1}, icmp::kEchoReply));
     EXPECT_EQ(build_echo_reply(out, sizeof out, reply.data(), reply.size(), 1), 0u);
     auto ts = make_datagram(kHostA, kRouter, IPPROTO_ICMP, make_echo(5, 6, {1}, 13));
     EXPECT_EQ(build_echo_reply(out, sizeof out, ts.data(), ts.size(), 1), 0u);
@@ -308,8 +309,8 @@ TEST(IcmpErrorAllowed, OrdinaryDatagramsAllowed) {
     EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_UDP, l4)));
     EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_TCP, l4)));
     EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_ICMP, make_echo(1, 1, {}))));
-    EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_ICMP,
-                                      make_echo(1, 1, {}, icmp::kEchoReply))));
+    EXPECT_TRUE(allowed(
+        make_datagram(kHostA, kHostB, IPPROTO_ICMP, make_echo(1, 1, {}, icmp::kEchoReply))));
     // The first fragment (MF, offset 0) is about the whole datagram.
     EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_UDP, l4, 0, 0x2000)));
     EXPECT_TRUE(allowed(make_datagram(kHostA, kHostB, IPPROTO_UDP, l4, 0, 0x4000)));

@@ -153,10 +153,10 @@ TEST(CheckIpv4, ChecksumOfZeroIsValid) {
 }
 
 TEST(CheckIpv4, MartianSources) {
-    for (ip4_addr src : {ip4_addr(0u), ip4_addr(127, 0, 0, 1), ip4_addr(127, 200, 1, 1),
-                         ip4_addr(224, 0, 0, 1), ip4_addr(239, 255, 255, 250),
-                         ip4_addr(255, 255, 255, 255), ip4_addr(240, 0, 0, 1),
-                         ip4_addr(254, 1, 2, 3)}) {
+    for (ip4_addr src :
+         {ip4_addr(0u), ip4_addr(127, 0, 0, 1), ip4_addr(127, 200, 1, 1), ip4_addr(224, 0, 0, 1),
+          ip4_addr(239, 255, 255, 250), ip4_addr(255, 255, 255, 255), ip4_addr(240, 0, 0, 1),
+          ip4_addr(254, 1, 2, 3)}) {
         datagram d;
         d.hdr()->src_addr = src.be().raw();
         d.fix();
@@ -166,9 +166,9 @@ TEST(CheckIpv4, MartianSources) {
 }
 
 TEST(CheckIpv4, BadDestinations) {
-    for (ip4_addr dst : {ip4_addr(0u), ip4_addr(127, 0, 0, 1), ip4_addr(224, 0, 0, 5),
-                         ip4_addr(239, 1, 1, 1), ip4_addr(255, 255, 255, 255),
-                         ip4_addr(240, 0, 0, 1)}) {
+    for (ip4_addr dst :
+         {ip4_addr(0u), ip4_addr(127, 0, 0, 1), ip4_addr(224, 0, 0, 5), ip4_addr(239, 1, 1, 1),
+          ip4_addr(255, 255, 255, 255), ip4_addr(240, 0, 0, 1)}) {
         datagram d;
         d.hdr()->dst_addr = dst.be().raw();
         d.fix();
@@ -178,9 +178,9 @@ TEST(CheckIpv4, BadDestinations) {
 }
 
 TEST(CheckIpv4, OrdinaryAddressesPass) {
-    for (ip4_addr a : {ip4_addr(1, 0, 0, 0), ip4_addr(10, 0, 0, 1), ip4_addr(126, 255, 255, 255),
-                       ip4_addr(128, 0, 0, 1), ip4_addr(223, 255, 255, 255),
-                       ip4_addr(192, 168, 1, 255)}) {
+    for (ip4_addr a :
+         {ip4_addr(1, 0, 0, 0), ip4_addr(10, 0, 0, 1), ip4_addr(126, 255, 255, 255),
+          ip4_addr(128, 0, 0, 1), ip4_addr(223, 255, 255, 255), ip4_addr(192, 168, 1, 255)}) {
         datagram d;
         d.hdr()->src_addr = a.be().raw();
         d.hdr()->dst_addr = a.be().raw();

@@ -45,19 +45,13 @@ void put16(uint8_t *p, uint16_t v) {
     p[0] = uint8_t(v >> 8);
     p[1] = uint8_t(v);
 }
-uint16_t get16(const uint8_t *p) {
-    return uint16_t(p[0] << 8 | p[1]);
-}
+uint16_t get16(const uint8_t *p) { return uint16_t(p[0] << 8 | p[1]); }
 void put32(uint8_t *p, uint32_t v) {
     put16(p, uint16_t(v >> 16));
     put16(p + 2, uint16_t(v));
 }
-uint32_t get32(const uint8_t *p) {
-    return uint32_t(get16(p)) << 16 | get16(p + 2);
-}
-uint32_t raw_of(uint32_t host) {
-    return ip4_addr(host).be().raw();
-}
+uint32_t get32(const uint8_t *p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
+uint32_t raw_of(uint32_t host) { return ip4_addr(host).be().raw(); }
 
 // ---- packet descriptions ----
 
@@ -84,9 +78,7 @@ struct ip_spec {
     std::shared_ptr<ip_spec> quote;
 };
 
-bool later_fragment(const ip_spec &s) {
-    return (s.frag & 0x1fff) != 0;
-}
+bool later_fragment(const ip_spec &s) { return (s.frag & 0x1fff) != 0; }
 
 bytes build(const ip_spec &s);
 
@@ -168,7 +160,7 @@ ip_spec translated(const ip_spec &s, size_t field, uint32_t old_a, uint32_t new_
 // ---- random descriptions ----
 
 class packet_gen {
-  public:
+public:
     explicit packet_gen(uint32_t seed) : rng_(seed) {}
 
     uint32_t u32() { return uint32_t(rng_()); }
@@ -223,7 +215,7 @@ class packet_gen {
         }
     }
 
-  private:
+private:
     std::mt19937 rng_;
 };
 
@@ -231,22 +223,14 @@ enum class kind { tcp, udp, icmp_echo, other, options, first_fragment, later_fra
 
 const char *kind_name(kind k) {
     switch (k) {
-        case kind::tcp:
-            return "tcp";
-        case kind::udp:
-            return "udp";
-        case kind::icmp_echo:
-            return "icmp_echo";
-        case kind::other:
-            return "other";
-        case kind::options:
-            return "options";
-        case kind::first_fragment:
-            return "first_fragment";
-        case kind::later_fragment:
-            return "later_fragment";
-        case kind::icmp_error:
-            return "icmp_error";
+        case kind::tcp: return "tcp";
+        case kind::udp: return "udp";
+        case kind::icmp_echo: return "icmp_echo";
+        case kind::other: return "other";
+        case kind::options: return "options";
+        case kind::first_fragment: return "first_fragment";
+        case kind::later_fragment: return "later_fragment";
+        case kind::icmp_error: return "icmp_error";
     }
     return "?";
 }
@@ -369,30 +353,14 @@ void run_case(kind k, uint32_t seed, int n = 20000) {
     }
 }
 
-TEST(NatRewrite, Tcp) {
-    run_case(kind::tcp, 1);
-}
-TEST(NatRewrite, Udp) {
-    run_case(kind::udp, 2);
-}
-TEST(NatRewrite, IcmpEcho) {
-    run_case(kind::icmp_echo, 3);
-}
-TEST(NatRewrite, OtherProtocols) {
-    run_case(kind::other, 4);
-}
-TEST(NatRewrite, IpOptions) {
-    run_case(kind::options, 5);
-}
-TEST(NatRewrite, FirstFragments) {
-    run_case(kind::first_fragment, 6);
-}
-TEST(NatRewrite, LaterFragments) {
-    run_case(kind::later_fragment, 7);
-}
-TEST(NatRewrite, IcmpErrors) {
-    run_case(kind::icmp_error, 8);
-}
+TEST(NatRewrite, Tcp) { run_case(kind::tcp, 1); }
+TEST(NatRewrite, Udp) { run_case(kind::udp, 2); }
+TEST(NatRewrite, IcmpEcho) { run_case(kind::icmp_echo, 3); }
+TEST(NatRewrite, OtherProtocols) { run_case(kind::other, 4); }
+TEST(NatRewrite, IpOptions) { run_case(kind::options, 5); }
+TEST(NatRewrite, FirstFragments) { run_case(kind::first_fragment, 6); }
+TEST(NatRewrite, LaterFragments) { run_case(kind::later_fragment, 7); }
+TEST(NatRewrite, IcmpErrors) { run_case(kind::icmp_error, 8); }
 
 // The builder itself: what it computes verifies with the dataplane's checksum code, and a
 // translated description differs where it should (so the comparisons above can fail).

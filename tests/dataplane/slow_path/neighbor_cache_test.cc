@@ -34,7 +34,8 @@ struct fake_io : neighbor_cache::io {
     std::vector<dropped_pkt> dropped;
 
     void send_arp_request(uint16_t port, ip4_addr target, const mac_addr *unicast) override {
-        requests.push_back({port, target, unicast ? std::optional<mac_addr>(*unicast) : std::nullopt});
+        requests.push_back(
+            {port, target, unicast ? std::optional<mac_addr>(*unicast) : std::nullopt});
     }
     void send_held(void *pkt, uint16_t port, const mac_addr &mac) override {
         sent.push_back({pkt, port, mac});
@@ -84,7 +85,8 @@ protected:
     std::optional<std::pair<uint16_t, mac_addr>> published(ip4_addr ip) const {
         uint64_t w = 0;
         if (!table_->lookup(ip, w)) return std::nullopt;
-        return std::make_pair(neighbor_table::port_of(w), mac_addr::from_raw48(w & 0xffffffffffffull));
+        return std::make_pair(neighbor_table::port_of(w),
+                              mac_addr::from_raw48(w & 0xffffffffffffull));
     }
 
     rcu_domain rcu_;
@@ -131,7 +133,9 @@ TEST_F(NeighborCache, HoldOverflowDropsOldest) {
     ASSERT_EQ(entry(kIp)->hold.size(), 4u);
     ASSERT_TRUE(cache_->learn(kIp, 1, kMacA, kind::reply, 10));
     ASSERT_EQ(io_.sent.size(), 4u);
-    for (int i = 0; i < 4; ++i) { EXPECT_EQ(io_.sent[size_t(i)].pkt, pkt(i + 3)); }
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(io_.sent[size_t(i)].pkt, pkt(i + 3));
+    }
 }
 
 TEST_F(NeighborCache, ReplyCompletesAndReleasesInOrder) {
@@ -385,7 +389,7 @@ TEST_F(NeighborCache, RemoveDropsHeld) {
 }
 
 TEST_F(NeighborCache, FlushPortKeepsStaticAndOtherPorts) {
-    cache_->resolve(kIp, 1, pkt(0), 0);                           // incomplete on 1
+    cache_->resolve(kIp, 1, pkt(0), 0);                                  // incomplete on 1
     ASSERT_TRUE(cache_->learn(kIp2, 1, kMacA, kind::request_to_us, 0));  // reachable on 1
     ASSERT_TRUE(cache_->learn(kIp3, 2, kMacB, kind::request_to_us, 0));  // reachable on 2
     const ip4_addr kStatic(10, 9, 9, 9);
@@ -521,7 +525,9 @@ TEST_F(NeighborCache, DestructorDropsHeld) {
     cache_->resolve(kIp2, 1, pkt(1), 0);
     cache_.reset();
     ASSERT_EQ(io_.dropped.size(), 2u);
-    for (auto &d : io_.dropped) { EXPECT_EQ(d.why, drop_reason::neighbor_removed); }
+    for (auto &d : io_.dropped) {
+        EXPECT_EQ(d.why, drop_reason::neighbor_removed);
+    }
 }
 
 // --arp-hold 0: nothing is held (each packet is dropped as hold overflow) but resolution

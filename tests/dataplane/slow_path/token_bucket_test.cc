@@ -31,7 +31,7 @@ TEST(TokenBucket, RefillCappedAtBurst) {
 TEST(TokenBucket, PartialIntervalsAccumulate) {
     token_bucket b(10, 5, 1000, 0);
     take_all(b, 0);
-    EXPECT_TRUE(b.take(150));   // one token, 50 ticks toward the next kept
+    EXPECT_TRUE(b.take(150));  // one token, 50 ticks toward the next kept
     EXPECT_FALSE(b.take(199));
     EXPECT_TRUE(b.take(200));
     EXPECT_FALSE(b.take(299));

@@ -37,7 +37,8 @@ uint32_t last_bucket(const lockfree_hash &h) { return h.bucket_count() - 1; }
 
 // How far along its probe sequence (in buckets) a key at `pos` lives.
 uint32_t probe_distance(const lockfree_hash &h, uint32_t key, uint32_t pos) {
-    return (lockfree_hash::bucket_of(pos) + h.bucket_count() - h.home_bucket(key)) % h.bucket_count();
+    return (lockfree_hash::bucket_of(pos) + h.bucket_count() - h.home_bucket(key)) %
+           h.bucket_count();
 }
 
 std::map<uint32_t, uint64_t> contents(const lockfree_hash &h) {
@@ -53,7 +54,8 @@ uint64_t wide(uint32_t key, uint32_t low) { return uint64_t(key) << 32 | low; }
 
 // Fills bucket `home` with the first kSlotsPerBucket of `keys` (all homed there); returns
 // their positions.
-std::vector<uint32_t> fill_bucket(lockfree_hash &h, uint32_t home, const std::vector<uint32_t> &keys) {
+std::vector<uint32_t> fill_bucket(lockfree_hash &h, uint32_t home,
+                                  const std::vector<uint32_t> &keys) {
     std::vector<uint32_t> pos(lockfree_hash::kSlotsPerBucket);
     for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i) {
         EXPECT_EQ(h.upsert(keys[i], wide(keys[i], i), nullptr, &pos[i]), ur::inserted);
@@ -185,7 +187,9 @@ TEST_F(LockfreeHash, CapacityEnforced) {
     std::mt19937 rng(71);
     std::set<uint32_t> keys;
     while (keys.size() < 100) keys.insert(rng() | 1);
-    for (uint32_t k : keys) { ASSERT_EQ(h.upsert(k, k ^ 5), ur::inserted); }
+    for (uint32_t k : keys) {
+        ASSERT_EQ(h.upsert(k, k ^ 5), ur::inserted);
+    }
     EXPECT_EQ(h.size(), 100u);
     uint32_t extra = 2;
     while (keys.count(extra)) extra += 2;
@@ -218,7 +222,8 @@ TEST_F(LockfreeHash, FillToCapacityRandomKeys) {
             uint32_t k = rng();
             if (k == 0 || model.count(k)) continue;
             uint64_t v = uint64_t(rng()) << 32 | rng();
-            ASSERT_EQ(h.upsert(k, v), ur::inserted) << "capacity " << cap << " after " << model.size();
+            ASSERT_EQ(h.upsert(k, v), ur::inserted)
+                << "capacity " << cap << " after " << model.size();
             model[k] = v;
         }
         EXPECT_EQ(h.size(), cap);
@@ -249,7 +254,9 @@ TEST_F(LockfreeHash, FillToCapacityRandomKeys) {
             uint64_t got;
             bool found = h.lookup(all[i], got);
             ASSERT_EQ(found, i >= all.size() / 2) << all[i];
-            if (found) { ASSERT_EQ(got, model[all[i]]); }
+            if (found) {
+                ASSERT_EQ(got, model[all[i]]);
+            }
         }
         EXPECT_EQ(contents(h), (std::map<uint32_t, uint64_t>(model.begin(), model.end())));
     }
@@ -295,8 +302,9 @@ TEST_F(LockfreeHash, CollidingKeysOverflowIntoLaterBuckets) {
         ASSERT_TRUE(h.lookup(keys[i], v, &pos)) << i;
         EXPECT_EQ(v, i);
         // Filled in order: the home bucket first, then on from bucket 0.
-        EXPECT_EQ(lockfree_hash::bucket_of(pos),
-                  i < lockfree_hash::kSlotsPerBucket ? home : i / lockfree_hash::kSlotsPerBucket - 1)
+        EXPECT_EQ(lockfree_hash::bucket_of(pos), i < lockfree_hash::kSlotsPerBucket
+                                                     ? home
+                                                     : i / lockfree_hash::kSlotsPerBucket - 1)
             << i;
     }
     // Keys whose home is bucket 0 share it with the overflow; they must coexist.
@@ -305,12 +313,16 @@ TEST_F(LockfreeHash, CollidingKeysOverflowIntoLaterBuckets) {
 
     // Free the home bucket's entries: the keys beyond it must stay reachable.
     const size_t n_home = lockfree_hash::kSlotsPerBucket;
-    for (size_t i = 0; i < n_home; ++i) { ASSERT_TRUE(h.erase(keys[i])); }
+    for (size_t i = 0; i < n_home; ++i) {
+        ASSERT_TRUE(h.erase(keys[i]));
+    }
     for (size_t i = 0; i < keys.size(); ++i) {
         uint64_t v;
         EXPECT_EQ(h.lookup(keys[i], v), i >= n_home) << i;
     }
-    for (uint32_t k : zero_keys) { EXPECT_TRUE(h.contains(k)); }
+    for (uint32_t k : zero_keys) {
+        EXPECT_TRUE(h.contains(k));
+    }
     // Reinsert into the freed home entries (once their grace period is over), then erase from
     // the far end.
     h.release_held();
@@ -323,9 +335,13 @@ TEST_F(LockfreeHash, CollidingKeysOverflowIntoLaterBuckets) {
     }
     for (size_t i = keys.size(); i-- > n_home;) {
         ASSERT_TRUE(h.erase(keys[i]));
-        for (size_t j = 0; j < i; ++j) { ASSERT_TRUE(h.contains(keys[j])) << i << " " << j; }
+        for (size_t j = 0; j < i; ++j) {
+            ASSERT_TRUE(h.contains(keys[j])) << i << " " << j;
+        }
     }
-    for (uint32_t k : zero_keys) { EXPECT_TRUE(h.contains(k)); }
+    for (uint32_t k : zero_keys) {
+        EXPECT_TRUE(h.contains(k));
+    }
     // Everything out: the table behaves as new, many times over (the writer recycles the
     // held entries itself).
     for (int round = 0; round < 50; ++round) {
@@ -337,13 +353,19 @@ TEST_F(LockfreeHash, CollidingKeysOverflowIntoLaterBuckets) {
         std::vector<uint32_t> order = keys;
         std::shuffle(order.begin(), order.end(), rng);
         order.resize(20 + rng() % 11);
-        for (uint32_t k : order) { ASSERT_EQ(h.upsert(k, k + 1), ur::inserted); }
-        for (uint32_t k : zero_keys) { ASSERT_EQ(h.upsert(k, k), ur::inserted); }
+        for (uint32_t k : order) {
+            ASSERT_EQ(h.upsert(k, k + 1), ur::inserted);
+        }
+        for (uint32_t k : zero_keys) {
+            ASSERT_EQ(h.upsert(k, k), ur::inserted);
+        }
         for (uint32_t k : keys) {
             bool want = std::find(order.begin(), order.end(), k) != order.end();
             uint64_t v;
             ASSERT_EQ(h.lookup(k, v), want);
-            if (want) { ASSERT_EQ(v, k + 1); }
+            if (want) {
+                ASSERT_EQ(v, k + 1);
+            }
         }
     }
 }
@@ -360,7 +382,9 @@ TEST_F(LockfreeHash, ProbeLimitMakesInsertFail) {
     EXPECT_FALSE(h.place(keys[reachable], pos));
     EXPECT_EQ(h.size(), reachable);
     EXPECT_FALSE(h.contains(keys[reachable]));
-    for (size_t i = 0; i < reachable; ++i) { ASSERT_TRUE(h.contains(keys[i])) << i; }
+    for (size_t i = 0; i < reachable; ++i) {
+        ASSERT_TRUE(h.contains(keys[i])) << i;
+    }
     // A key from another home bucket still fits.
     auto other = keys_in_bucket(h, 3 + lockfree_hash::kMaxProbe + 5, 1);
     EXPECT_EQ(h.upsert(other[0], 1), ur::inserted);
@@ -414,17 +438,23 @@ TEST_F(LockfreeHash, RandomOperationsMatchModel) {
                 bool found = h.lookup(k, got);
                 auto it = model.find(k);
                 ASSERT_EQ(found, it != model.end()) << "step " << step;
-                if (found) { ASSERT_EQ(got, it->second); }
+                if (found) {
+                    ASSERT_EQ(got, it->second);
+                }
                 // The tags never hide a present key (bulk lookups screen by them).
                 ASSERT_FALSE(found && h.screened_out(k)) << "step " << step;
                 uint64_t bulk = 0;
                 ASSERT_EQ(h.lookup_bulk(&k, 1, &bulk), uint64_t(found)) << "step " << step;
-                if (found) { ASSERT_EQ(bulk, got); }
+                if (found) {
+                    ASSERT_EQ(bulk, got);
+                }
                 break;
             }
         }
         ASSERT_EQ(h.size(), model.size());
-        if (step % 1000 == 0) { ASSERT_EQ(h.tag_errors(), 0u) << "step " << step; }
+        if (step % 1000 == 0) {
+            ASSERT_EQ(h.tag_errors(), 0u) << "step " << step;
+        }
     }
     for (uint32_t k : universe) {
         uint64_t got;
@@ -460,7 +490,9 @@ TEST_F(LockfreeHash, BulkLookupsAgreeWithLookup) {
         // Both ways of a bulk: tags first, and buckets at once.
         lockfree_hash::bulk_hint hint{round % 2 == 0};
         uint64_t hits = h.lookup_bulk(keys, n, values, pos, &hint);
-        if (n < 64) { ASSERT_EQ(hits >> n, 0u) << "bits beyond n set"; }
+        if (n < 64) {
+            ASSERT_EQ(hits >> n, 0u) << "bits beyond n set";
+        }
         for (unsigned i = 0; i < n; ++i) {
             uint64_t v = 0;
             uint32_t p = 0;
@@ -478,7 +510,9 @@ TEST_F(LockfreeHash, BulkLookupsAgreeWithLookup) {
     uint64_t values[64];
     for (unsigned i = 0; i < 64; ++i) keys[i] = present[i * 40];
     EXPECT_EQ(h.lookup_bulk(keys, 64, values), ~uint64_t(0));
-    for (unsigned i = 0; i < 64; ++i) { EXPECT_EQ(values[i], wide(keys[i], keys[i] * 3)); }
+    for (unsigned i = 0; i < 64; ++i) {
+        EXPECT_EQ(values[i], wide(keys[i], keys[i] * 3));
+    }
     EXPECT_EQ(h.lookup_bulk(keys, 0, values), 0u);
 }
 
@@ -515,9 +549,13 @@ TEST_F(LockfreeHash, TagsScreenOutAbsentKeys) {
         }
     }
     EXPECT_EQ(h.tag_errors(), 0u);
-    for (uint32_t k : present) { ASSERT_FALSE(h.screened_out(k)) << k; }
+    for (uint32_t k : present) {
+        ASSERT_FALSE(h.screened_out(k)) << k;
+    }
     EXPECT_GT(screened_share(), full) << "erased keys' tags or overflow flags stayed";
-    for (uint32_t k : present) { ASSERT_TRUE(h.erase(k)); }
+    for (uint32_t k : present) {
+        ASSERT_TRUE(h.erase(k));
+    }
     present.clear();
     EXPECT_EQ(h.tag_errors(), 0u);
     EXPECT_EQ(screened_share(), 1.0) << "an empty table's tags let keys through";
@@ -532,7 +570,9 @@ TEST_F(LockfreeHash, BulkHintFollowsHits) {
     uint64_t values[8];
     for (uint32_t i = 0; i < 8; ++i) {
         keys[i] = 1000 + i;
-        if (i < 6) { ASSERT_EQ(h.upsert(keys[i], i), ur::inserted); }
+        if (i < 6) {
+            ASSERT_EQ(h.upsert(keys[i], i), ur::inserted);
+        }
     }
     lockfree_hash::bulk_hint hint;
     EXPECT_TRUE(hint.screen);
@@ -574,7 +614,8 @@ TEST_F(LockfreeHash, ValuesUseAll64Bits) {
         ASSERT_EQ(h.upsert(k, value_of(k)), ur::inserted);
         model[k] = value_of(k);
     }
-    const uint64_t special[] = {uint64_t(1) << 63, uint64_t(1) << 32, ~uint64_t(0), 0xfedcba9876543210ull};
+    const uint64_t special[] = {uint64_t(1) << 63, uint64_t(1) << 32, ~uint64_t(0),
+                                0xfedcba9876543210ull};
     for (uint32_t i = 0; i < 4; ++i) {
         ASSERT_EQ(h.upsert(1000 + i, special[i]), ur::inserted);
         model[1000 + i] = special[i];
@@ -596,7 +637,9 @@ TEST_F(LockfreeHash, ValuesUseAll64Bits) {
     keys[2] = 1002;
     keys[3] = 1003;
     ASSERT_EQ(h.lookup_bulk(keys, n, values), ~uint64_t(0));
-    for (unsigned i = 0; i < n; ++i) { EXPECT_EQ(values[i], model[keys[i]]) << keys[i]; }
+    for (unsigned i = 0; i < n; ++i) {
+        EXPECT_EQ(values[i], model[keys[i]]) << keys[i];
+    }
     EXPECT_EQ(contents(h), model);
 
     // Replacing with a value that differs only in the high half reports the old high half.
@@ -619,7 +662,7 @@ TEST_F(LockfreeHash, PositionsAgreeAndStayStable) {
     lockfree_hash h;
     ASSERT_TRUE(h.init(1000, rcu_));
     std::mt19937 rng(76);
-    std::map<uint32_t, uint32_t> where;  // key -> position
+    std::map<uint32_t, uint32_t> where;                      // key -> position
     auto colliding = keys_in_bucket(h, last_bucket(h), 20);  // chains that wrap
     std::vector<uint32_t> keys(colliding);
     while (keys.size() < 800) {
@@ -649,8 +692,11 @@ TEST_F(LockfreeHash, PositionsAgreeAndStayStable) {
             const unsigned n = unsigned(std::min<size_t>(64, ks.size() - i));
             uint64_t values[64];
             uint32_t pos[64];
-            ASSERT_EQ(h.lookup_bulk(&ks[i], n, values, pos), n == 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1);
-            for (unsigned j = 0; j < n; ++j) { ASSERT_EQ(pos[j], where[ks[i + j]]) << when; }
+            ASSERT_EQ(h.lookup_bulk(&ks[i], n, values, pos),
+                      n == 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1);
+            for (unsigned j = 0; j < n; ++j) {
+                ASSERT_EQ(pos[j], where[ks[i + j]]) << when;
+            }
         }
     };
     check_all("after insert");
@@ -702,7 +748,8 @@ TEST_F(LockfreeHash, ErasedEntryNotReusedBeforeGracePeriod) {
     EXPECT_EQ(h.held(), 1u);
 
     // A colliding key goes past the held entry, and so does the erased key itself.
-    const uint32_t c1 = keys[lockfree_hash::kSlotsPerBucket], c2 = keys[lockfree_hash::kSlotsPerBucket + 1];
+    const uint32_t c1 = keys[lockfree_hash::kSlotsPerBucket],
+                   c2 = keys[lockfree_hash::kSlotsPerBucket + 1];
     uint32_t p = freed;
     ASSERT_EQ(h.upsert(c1, wide(c1, 9), nullptr, &p), ur::inserted);
     EXPECT_NE(p, freed) << "a held entry was reused before a grace period";
@@ -725,7 +772,9 @@ TEST_F(LockfreeHash, ErasedEntryNotReusedBeforeGracePeriod) {
     EXPECT_EQ(p, freed) << "the first free entry on c2's probe sequence";
     ASSERT_EQ(h.upsert(c2, wide(c2, 7), nullptr, &p), ur::inserted);
     EXPECT_EQ(p, freed);
-    for (uint32_t k : {keys[0], keys[1], keys[3], keys[4], c1, c2}) { EXPECT_TRUE(h.contains(k)) << k; }
+    for (uint32_t k : {keys[0], keys[1], keys[3], keys[4], c1, c2}) {
+        EXPECT_TRUE(h.contains(k)) << k;
+    }
     EXPECT_FALSE(h.contains(keys[2]));
 }
 
@@ -764,7 +813,7 @@ TEST_F(LockfreeHash, PlaceChangesNothingInsertAtPublishes) {
     for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i)
         ASSERT_EQ(h.upsert(keys[i], wide(keys[i], i)), ur::inserted);
     const auto before = contents(h);
-    const uint32_t k = keys[lockfree_hash::kSlotsPerBucket];  // its home bucket is full
+    const uint32_t k = keys[lockfree_hash::kSlotsPerBucket];      // its home bucket is full
     const uint32_t next_key = keys_in_bucket(h, home + 1, 1)[0];  // home: the next bucket
 
     uint32_t p1 = ~0u, p2 = ~0u;
@@ -779,7 +828,9 @@ TEST_F(LockfreeHash, PlaceChangesNothingInsertAtPublishes) {
     ASSERT_TRUE(h.place(k, p2));
     EXPECT_EQ(p1, p2) << "place() changed something";
     EXPECT_FALSE(h.contains(next_key));
-    for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i) { EXPECT_TRUE(h.contains(keys[i])); }
+    for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i) {
+        EXPECT_TRUE(h.contains(keys[i]));
+    }
 
     h.insert_at(p1, k, wide(k, 77));
     EXPECT_EQ(h.size(), lockfree_hash::kSlotsPerBucket + 1);
@@ -805,7 +856,9 @@ TEST_F(LockfreeHash, PlaceChangesNothingInsertAtPublishes) {
     // Erasing the displaced key lowers the counts again: all others still found.
     ASSERT_TRUE(h.erase(k));
     EXPECT_FALSE(h.contains(k));
-    for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i) { EXPECT_TRUE(h.contains(keys[i])); }
+    for (unsigned i = 0; i < lockfree_hash::kSlotsPerBucket; ++i) {
+        EXPECT_TRUE(h.contains(keys[i]));
+    }
 }
 
 // Erased entries go to RCU by themselves in batches of kReleaseBatch: a full batch is
@@ -850,7 +903,9 @@ TEST_F(LockfreeHash, ErasedEntriesGoToRcuInBatches) {
     EXPECT_EQ(rcu_.pending(), 0u);
 
     EXPECT_EQ(h.size(), keys.size() - next);
-    for (size_t i = 0; i < keys.size(); ++i) { ASSERT_EQ(h.contains(keys[i]), i >= next) << i; }
+    for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_EQ(h.contains(keys[i]), i >= next) << i;
+    }
 }
 
 // Many more erase/insert cycles than the table has entries, without the test ever running
@@ -877,13 +932,16 @@ TEST_F(LockfreeHash, HeldEntriesRecycledThroughManyCycles) {
         do k = rng();
         while (!k || model.count(k));
         const uint32_t held_before = h.held();
-        ASSERT_EQ(h.upsert(k, wide(k, uint32_t(c))), ur::inserted) << "cycle " << c << ", held " << h.held();
+        ASSERT_EQ(h.upsert(k, wide(k, uint32_t(c))), ur::inserted)
+            << "cycle " << c << ", held " << h.held();
         model[k] = wide(k, uint32_t(c));
         if (h.held() < held_before) ++drops;
         max_held = std::max(max_held, h.held());
         ASSERT_LE(h.held(), h.capacity()) << "held entries not bounded by the spare count";
         ASSERT_EQ(h.size(), 64u);
-        if (c % 997 == 0) { ASSERT_EQ(contents(h), model) << "cycle " << c; }
+        if (c % 997 == 0) {
+            ASSERT_EQ(contents(h), model) << "cycle " << c;
+        }
     }
     EXPECT_GT(drops, 0u) << "the writer never waited for a grace period";
     EXPECT_GT(max_held, 0u);
@@ -927,8 +985,12 @@ TEST_F(LockfreeHash, HeldEntriesBlockingTheProbeWindowAreFreed) {
     }
     EXPECT_GT(drops, 0u);
     EXPECT_EQ(h.size(), window - 10);
-    for (uint32_t k : live) { ASSERT_TRUE(h.contains(k)) << k; }
-    for (uint32_t k : absent) { ASSERT_FALSE(h.contains(k)) << k; }
+    for (uint32_t k : live) {
+        ASSERT_TRUE(h.contains(k)) << k;
+    }
+    for (uint32_t k : absent) {
+        ASSERT_FALSE(h.contains(k)) << k;
+    }
 }
 
 // The value the writer stores for key k at `version`: the key in the high half, so a value
@@ -956,7 +1018,8 @@ TEST_F(LockfreeHash, ConcurrentReaderSeesOnlyValuesItsKeyHeld) {
     std::vector<uint32_t> stable_pos(stable.size());
     for (size_t i = 0; i < stable.size(); ++i)
         ASSERT_EQ(h.upsert(stable[i], encode(stable[i], 0), nullptr, &stable_pos[i]), ur::inserted);
-    for (size_t i = 0; i < churn.size(); ++i) ASSERT_EQ(h.upsert(churn[i], encode(churn[i], 0)), ur::inserted);
+    for (size_t i = 0; i < churn.size(); ++i)
+        ASSERT_EQ(h.upsert(churn[i], encode(churn[i], 0)), ur::inserted);
 
     std::atomic<bool> stop{false}, ready{false};
     std::atomic<uint64_t> lookups{0}, stable_misses{0}, foreign{0}, churn_hits{0}, moved{0};
@@ -1039,7 +1102,8 @@ TEST_F(LockfreeHash, ConcurrentReaderSeesOnlyValuesItsKeyHeld) {
     reader.join();
     EXPECT_GT(lookups.load(), 0u);
     EXPECT_GT(writes, 0u);
-    EXPECT_GT(erases, uint64_t(lockfree_hash::kReleaseBatch)) << "held entries never went through RCU";
+    EXPECT_GT(erases, uint64_t(lockfree_hash::kReleaseBatch))
+        << "held entries never went through RCU";
     EXPECT_EQ(writer_errors, 0u);
     EXPECT_EQ(foreign.load(), 0u) << "a reader saw a value its key never held";
     EXPECT_EQ(stable_misses.load(), 0u) << "a reader missed a key that was never erased";

@@ -24,15 +24,13 @@ namespace {
 
 using test::A;
 
-binding fwd(const char *m, const char *ms) {
-    return {A(m), A(ms), binding_kind::forward, 0};
-}
+binding fwd(const char *m, const char *ms) { return {A(m), A(ms), binding_kind::forward, 0}; }
 binding local(const char *m, const char *ms, uint16_t port, bool keep_source = false) {
     return {A(m), A(ms), keep_source ? binding_kind::local_keep_source : binding_kind::local, port};
 }
 
 class NatTable : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { ASSERT_TRUE(rcu_.init(4)); }
     void TearDown() override { rcu_.synchronize(); }
     void make(uint32_t capacity = 64, unsigned workers = 1) {
@@ -54,8 +52,9 @@ class NatTable : public ::testing::Test {
     // Every binding of t (the fixture's table by default), by home address.
     std::map<ip4_addr, binding> all(const nat_table *t = nullptr) const {
         std::map<ip4_addr, binding> m;
-        (t ? *t : nat_).for_each(
-            [&](const binding &b) { EXPECT_TRUE(m.emplace(b.home, b).second); });
+        (t ? *t : nat_).for_each([&](const binding &b) {
+            EXPECT_TRUE(m.emplace(b.home, b).second);
+        });
         return m;
     }
     // The binding a key reaches, checked against the binding it must belong to.
@@ -354,15 +353,9 @@ TEST_F(NatTable, BulkLookupAgreesWithLookup) {
         uint32_t keys[64];
         for (unsigned i = 0; i < n; ++i) {
             switch (rng() % 4) {
-                case 0:
-                    keys[i] = uint32_t(rng());
-                    break;
-                case 1:
-                    keys[i] = 0;
-                    break;
-                default:
-                    keys[i] = present[rng() % present.size()];
-                    break;
+                case 0: keys[i] = uint32_t(rng()); break;
+                case 1: keys[i] = 0; break;
+                default: keys[i] = present[rng() % present.size()]; break;
             }
         }
         nat_table::view out[64];
@@ -393,9 +386,9 @@ TEST_F(NatTable, BulkLookupAgreesWithLookup) {
 }
 
 TEST(NatTablePipeline, EveryStepOnceInOrderAndAhead) {
-    for (size_t n : {size_t(0), size_t(1), size_t(5), nat_table::kPrepareNear,
-                     nat_table::kPrepareNear + 1, nat_table::kPrepareFar,
-                     nat_table::kPrepareFar + 1, size_t(100)}) {
+    for (size_t n :
+         {size_t(0), size_t(1), size_t(5), nat_table::kPrepareNear, nat_table::kPrepareNear + 1,
+          nat_table::kPrepareFar, nat_table::kPrepareFar + 1, size_t(100)}) {
         std::vector<std::pair<size_t, int>> ev;  // (i, step), step 2: apply
         nat_table::pipelined(
             n, [&](size_t i, unsigned step) { ev.emplace_back(i, int(step)); },
@@ -467,18 +460,10 @@ TEST_F(NatTable, PreparedUpdatesGiveWhatSetGives) {
 // must reach a binding with that home and a care-of of its range; a care-of key a binding with that
 // care-of and the home whose range holds it; and kind and port must match the care-of.
 constexpr unsigned kHomes = 32, kCareOfs = 16;
-uint32_t home_addr(unsigned i) {
-    return 0x0a000001u | i << 8;
-}  // 10.0.i.1
-uint32_t care_of_addr(unsigned i, unsigned j) {
-    return 0x0a800000u | i << 8 | j;
-}  // 10.128.i.j
-binding_kind kind_for(uint32_t care_of) {
-    return binding_kind((care_of & 0xf) % 3);
-}
-uint16_t port_for(uint32_t care_of) {
-    return uint16_t(1 + (care_of & 0xf) % 5);
-}
+uint32_t home_addr(unsigned i) { return 0x0a000001u | i << 8; }                     // 10.0.i.1
+uint32_t care_of_addr(unsigned i, unsigned j) { return 0x0a800000u | i << 8 | j; }  // 10.128.i.j
+binding_kind kind_for(uint32_t care_of) { return binding_kind((care_of & 0xf) % 3); }
+uint16_t port_for(uint32_t care_of) { return uint16_t(1 + (care_of & 0xf) % 5); }
 
 // Empty when the binding found is consistent with key; else what is wrong.
 std::string check_view(uint32_t key, const nat_table::view *s) {

@@ -74,7 +74,9 @@ TEST_F(NeighborTable, FullRemoveAndAddAgain) {
     // inside the hash, but not the table's capacity: the writer never waits for it here.
     rcu_.register_reader(0);
     rcu_.online(0);
-    for (uint32_t i = 1; i <= 8; ++i) { EXPECT_TRUE(t.set(ip4_addr(i), kMacA, uint16_t(i))); }
+    for (uint32_t i = 1; i <= 8; ++i) {
+        EXPECT_TRUE(t.set(ip4_addr(i), kMacA, uint16_t(i)));
+    }
     EXPECT_FALSE(t.set(ip4_addr(100), kMacA, 1)) << "table full";
     uint64_t w = 0;
     EXPECT_FALSE(t.lookup(ip4_addr(100), w));
@@ -96,7 +98,8 @@ TEST_F(NeighborTable, FullRemoveAndAddAgain) {
     // All the others intact.
     for (uint32_t i = 1; i <= 8; ++i) {
         ASSERT_TRUE(t.lookup(ip4_addr(i), w));
-        EXPECT_EQ(w, i == 5 ? neighbor_table::pack(kMacB, 55) : neighbor_table::pack(kMacA, uint16_t(i)));
+        EXPECT_EQ(
+            w, i == 5 ? neighbor_table::pack(kMacB, 55) : neighbor_table::pack(kMacA, uint16_t(i)));
     }
     EXPECT_FALSE(t.lookup(ip4_addr(100), w));
     EXPECT_EQ(t.size(), 8u);
@@ -115,7 +118,8 @@ TEST_F(NeighborTable, ManyCyclesKeepWordsDistinct) {
             --n_present;
         } else {
             // Refused only when full, however many removed entries await their grace period.
-            const bool ok = t.set(ip4_addr(k), mac_addr::from_u64(0x020000000000ull | k), uint16_t(k));
+            const bool ok =
+                t.set(ip4_addr(k), mac_addr::from_u64(0x020000000000ull | k), uint16_t(k));
             ASSERT_EQ(ok, n_present < 64) << "step " << step;
             if (ok) {
                 present[k] = true;

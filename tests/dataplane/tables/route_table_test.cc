@@ -17,9 +17,7 @@ namespace {
 using test::A;
 using test::P;
 
-next_hop via(const char *gw, uint16_t port = 0) {
-    return {next_hop::kind::gateway, port, A(gw)};
-}
+next_hop via(const char *gw, uint16_t port = 0) { return {next_hop::kind::gateway, port, A(gw)}; }
 next_hop on_port(uint16_t port) { return {next_hop::kind::connected, port, ip4_addr()}; }
 next_hop blackhole() { return {next_hop::kind::blackhole, 0, ip4_addr()}; }
 
@@ -143,7 +141,9 @@ TEST_F(RouteTable, RandomPrefixesMatchLinearScan) {
         if (!replaced) model.emplace_back(p, nh);
     }
     // And remove a third.
-    for (size_t i = 0; i < model.size(); i += 3) { ASSERT_TRUE(rt_->remove(model[i].first)); }
+    for (size_t i = 0; i < model.size(); i += 3) {
+        ASSERT_TRUE(rt_->remove(model[i].first));
+    }
     std::vector<std::pair<ip4_prefix, next_hop>> live;
     for (size_t i = 0; i < model.size(); ++i)
         if (i % 3) live.push_back(model[i]);
@@ -153,10 +153,13 @@ TEST_F(RouteTable, RandomPrefixesMatchLinearScan) {
         const next_hop *best = nullptr;
         int best_len = -1;
         for (auto &m : live)
-            if (m.first.contains(a) && m.first.len > best_len) best = &m.second, best_len = m.first.len;
+            if (m.first.contains(a) && m.first.len > best_len)
+                best = &m.second, best_len = m.first.len;
         const next_hop *got = rt_->lookup(a);
         ASSERT_EQ(got == nullptr, best == nullptr) << a.to_string();
-        if (best) { ASSERT_EQ(*got, *best) << a.to_string() << " /" << best_len; }
+        if (best) {
+            ASSERT_EQ(*got, *best) << a.to_string() << " /" << best_len;
+        }
     }
 }
 
@@ -168,8 +171,9 @@ TEST_F(RouteTable, BulkLookupMatchesSingle) {
     for (int i = 0; i < 300; ++i) {
         const uint8_t len = uint8_t(8 + rng() % 25);
         std::string err;
-        ASSERT_TRUE(rt_->set(ip4_prefix{ip4_addr(0x0a000000u | (rng() & 0x00ffffff)), len}.network(),
-                             via("192.0.2.1", uint16_t(rng() % 8)), err))
+        ASSERT_TRUE(
+            rt_->set(ip4_prefix{ip4_addr(0x0a000000u | (rng() & 0x00ffffff)), len}.network(),
+                     via("192.0.2.1", uint16_t(rng() % 8)), err))
             << err;
     }
     const auto check = [&](bool with_default) {
@@ -253,7 +257,9 @@ TEST_F(RouteTable, Tbl8ExhaustionRefusedAndHopReleased) {
         next_hop nh{next_hop::kind::gateway, 0, ip4_addr(0xac100000u + i)};
         ASSERT_FALSE(rt_->set(P("10.0.3.0/25"), nh, err));
         ASSERT_FALSE(err.empty());
-        if (i == 0) { EXPECT_NE(err.find("10.0.3.0/25"), std::string::npos) << err; }
+        if (i == 0) {
+            EXPECT_NE(err.find("10.0.3.0/25"), std::string::npos) << err;
+        }
         if (i % 1000 == 0) rcu_.synchronize();
     }
     rcu_.synchronize();
@@ -325,7 +331,9 @@ TEST_F(RouteTable, ReplacedNextHopsAreReclaimed) {
         next_hop nh{next_hop::kind::gateway, uint16_t(i), ip4_addr(0x0b000000u + i)};
         std::string err;
         ASSERT_TRUE(rt_->set(P("198.51.100.0/24"), nh, err)) << "cycle " << i << ": " << err;
-        if (i % 64 == 0) { ASSERT_EQ(*lookup("198.51.100.7"), nh); }
+        if (i % 64 == 0) {
+            ASSERT_EQ(*lookup("198.51.100.7"), nh);
+        }
         if (i % 16 == 0) rcu_.synchronize();
     }
 }
