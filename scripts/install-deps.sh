@@ -9,7 +9,7 @@ PACKAGES=(
   dpdk dpdk-dev libdpdk-dev dpdk-doc
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   # tests, testbed and benchmarks
   iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
   python3 python3-scapy procps psmisc
