@@ -1,4 +1,5 @@
-// NAT lookup throughput on one core: our binding table against the baselines of DESIGN.md §3.
+// NAT lookup throughput on one core: our binding table against the baselines of
+// docs/DESIGN.md §8.
 //
 //   nat_lookup_bench [Google Benchmark flags] [-- EAL options]
 //

@@ -285,7 +285,7 @@ void worker::translate_burst(uint16_t in_port, rte_mbuf **pkts, const uint32_t *
     nat_table::view by_src[kMaxBurst];
     uint32_t hops[kMaxBurst];
 
-    // Destination translation comes before the route lookup (DESIGN.md §1).
+    // Destination translation comes before the route lookup (docs/DESIGN.md §2).
     nat.lookup_bulk(dsts, n, by_dst, int(index_), &dnat_hint_);
     clock_.mark(stage::dnat);
     uint32_t lpm_keys[kMaxBurst];

@@ -1,5 +1,5 @@
 // The orchestrator: moves a VM by updating every router involved, consistently
-// (DESIGN.md §1 "Moving a VM across N routers").
+// (docs/DESIGN.md §6).
 //
 // The VMs' locations live in a state file. From it, `desired()` derives what each router must
 // hold for the managed addresses: at the VM's foreign router a local binding and proxy-ARP

@@ -61,7 +61,7 @@ public:
     // Gratuitous ARP for every address of `prefix` reachable on `port`, each with the MAC
     // it is reached at: the router's for what it answers for (its own and proxied
     // addresses), the host's own for a confirmed neighbor there (a co-located moved VM, a
-    // home neighbour after a return: DESIGN.md §1 layer 2). `count` bursts, `interval_ms`
+    // home neighbour after a return: docs/DESIGN.md §2.3). `count` bursts, `interval_ms`
     // apart, the first now; each burst looks the addresses up afresh.
     void announce(uint16_t port, const ip4_prefix &prefix, unsigned count, unsigned interval_ms);
     // What one burst of such an announcement would say: (address, MAC) pairs.

@@ -1,5 +1,5 @@
 // The binding table: stateless 1:1 bindings of a VM's home address M to its care-of
-// address M* (DESIGN.md §1). One writer (the control thread), lock-free readers (workers).
+// address M* (docs/DESIGN.md §2). One writer (the control thread), lock-free readers (workers).
 //
 // Both M and M* are keys of one hash (lockfree_hash) whose 64-bit values hold the binding
 // itself as seen from that key: the other address, the kind, the port, and which of the two

@@ -1,5 +1,5 @@
 // Proxy-ARP: longest-prefix match per port (against a linear scan), the table's bookkeeping,
-// and the decision answers_arp_for makes from a router's state (DESIGN.md §1, Layer 2).
+// and the decision answers_arp_for makes from a router's state (docs/DESIGN.md §2.3).
 #include <map>
 #include <optional>
 #include <random>
