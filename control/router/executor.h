@@ -59,6 +59,14 @@ public:
 
     const control_model &model() const { return model_; }
 
+    // Every binding the router holds, and the packets they translated (summed over
+    // workers): the totals `show nat` lists a page at a time.
+    struct nat_totals {
+        uint64_t bindings = 0;
+        uint64_t packets = 0;
+    };
+    nat_totals nat_summary() const;
+
     // Makes an accepted change durable before it is applied; a change it refuses (false,
     // with a message) is not applied. Gets the canonical lines of one command or a batch.
     using persist_fn = std::function<bool(const std::vector<std::string> &, std::string &)>;

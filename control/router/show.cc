@@ -160,6 +160,17 @@ json executor::show_nat(const cmd_show &c, std::string &next) const {
     return rows;
 }
 
+executor::nat_totals executor::nat_summary() const {
+    nat_totals t;
+    for (const auto &[home, e] : model_.bindings) {
+        uint64_t packets, last;
+        r_.nat().hits(e.b.home, packets, last);
+        ++t.bindings;
+        t.packets += packets;
+    }
+    return t;
+}
+
 json executor::show_proxy_arp() const {
     json rows = json::array();
     for (const auto &[port, pfx] : model_.proxy.entries())

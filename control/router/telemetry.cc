@@ -120,34 +120,43 @@ void telemetry_bridge::serve(executor &ex) {
     }
     std::lock_guard<std::mutex> lk(m_);
     if (!pending_) return;
-    auto show = [&](const std::string &line) { return ex.execute_line(line).data; };
+    // Typed commands, not text: a view is the same function `show ...` calls.
+    auto show = [&](cmd_show::what item) {
+        cmd_show c;
+        c.item = item;
+        return ex.execute(c).data;
+    };
     ojson a;
     if (cmd_ == "stats") {
-        const ojson s = show("show stats");
+        const ojson s = show(cmd_show::what::stats);
         a["workers"] = s["workers"];
         a["dropped"] = s["dropped"];
         for (const auto &[k, val] : s["counters"].items()) a[k] = val;
         for (const auto &[k, val] : s["drops"].items()) a["drop_" + k] = val;
     } else if (cmd_ == "ports") {
-        a = show("show ports");
+        a = show(cmd_show::what::ports);
     } else if (cmd_ == "nat") {
         if (param_.empty()) {
-            const ojson rows = show("show nat");
-            uint64_t packets = 0;
-            for (const auto &r : rows) packets += r["packets"].get<uint64_t>();
-            a = ojson{{"bindings", rows.size()}, {"packets", packets}};
+            // Every binding, not a page of `show nat`.
+            const executor::nat_totals t = ex.nat_summary();
+            a = ojson{{"bindings", t.bindings}, {"packets", t.packets}};
+        } else if (const auto m = ip4_addr::parse(param_); !m) {
+            a = ojson{{"error", fmt::format("'{}' is not an IPv4 address", param_)}};
         } else {
-            const reply r = ex.execute_line("show nat " + param_);
+            cmd_show one;
+            one.item = cmd_show::what::nat;
+            one.filter = ip4_prefix{*m, 32};
+            const reply r = ex.execute(one);
             a = r.ok && !r.data.empty() ? r.data[0]
                                         : ojson{{"error", r.ok ? "no binding" : r.error}};
         }
     } else if (cmd_ == "proxy_arp") {
-        const ojson s = show("show stats")["counters"];
-        a["entries"] = show("show proxy-arp").size();
+        const ojson s = show(cmd_show::what::stats)["counters"];
+        a["entries"] = show(cmd_show::what::proxy_arp).size();
         for (const char *k : {"proxy_arp_replies", "proxy_arp_suppressed", "garp_sent"})
             a[k] = s[k];
     } else if (cmd_ == "neigh") {
-        a = show("show neigh");
+        a = show(cmd_show::what::neigh);
     }
     answer_ = std::move(a);
     pending_ = false;

@@ -67,6 +67,26 @@ class OperationsTest(unittest.TestCase):
         self.assertIn("192.0.2.2", [n["ip"] for n in t["/ssw/neigh"].values()])
         self.assertEqual(r.stop(), 0)
 
+    def test_telemetry_counts_every_binding(self):
+        # More bindings than one page of `show nat` (10,000): /ssw/nat counts them all, and
+        # sums the packets of a binding that sorts after the first pages.
+        r = self.router().start()
+        n = 25000
+        batch = os.path.join(r.dir, "bindings.batch")
+        with open(batch, "w") as f:
+            for i in range(n):
+                f.write(f"nat add 10.{1 + i // 65536}.{i // 256 % 256}.{i % 256} "
+                        f"to 100.{64 + i // 65536}.{i // 256 % 256}.{i % 256}\n")
+        res = r.sswctl("batch", batch)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(ping(self.h1, "192.0.2.77", count=5, interval=0.05).loss, 0)
+        t = telemetry(r.prefix, "/ssw/nat", "/ssw/nat,10.1.97.167", "/ssw/nat,10.9.9.9")
+        self.assertEqual(t["/ssw/nat"]["bindings"], n + 1)
+        self.assertGreaterEqual(t["/ssw/nat"]["packets"], 10)  # 192.0.2.77 sorts last
+        self.assertEqual(t["/ssw/nat,10.1.97.167"]["care_of"], "100.64.97.167")
+        self.assertEqual(t["/ssw/nat,10.9.9.9"]["error"], "no binding")
+        self.assertEqual(r.stop(), 0)
+
     def test_dumpcap_captures_from_a_running_router(self):
         if not hugepages_available():
             self.skipTest("dpdk-dumpcap needs a hugepage primary process; no hugepages here")
