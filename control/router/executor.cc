@@ -17,28 +17,25 @@ json reply::to_json() const {
     return j;
 }
 
-void executor::transaction::rollback() {
-    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
-    undo.clear();
-    publish.clear();
-    bindings.clear();
+void executor::rollback(transaction &t) {
+    t.undo.for_each_reverse([this](const auto &u) { revert(u); });
+    t.undo.clear();
+    t.publish.clear();
 }
 
-void executor::transaction::commit(const nat_table &nat) {
+void executor::commit(transaction &t) {
+    t.undo.clear();  // before publishing: a large batch's peak holds one log, not both
     // A batch of many binding updates runs at the memory's pace, not one miss after another:
     // each binding's lines are prepared some steps before its update is published.
-    size_t next[2] = {0, 0};  // per step: the first binding not yet prepared
+    const nat_table &nat = r_.nat();
     nat_table::pipelined(
-        publish.size(),
+        t.publish.size(),
         [&](size_t i, unsigned step) {
-            size_t &k = next[step];
-            if (k < bindings.size() && bindings[k].first == i)
-                nat.prepare_set(bindings[k++].second, step);
+            if (const auto *p = t.publish.get_if<publish::binding_set>(i))
+                nat.prepare_set(p->b, step);
         },
-        [&](size_t i) { publish[i](); });
-    undo.clear();
-    publish.clear();
-    bindings.clear();
+        [&](size_t i) { t.publish.visit(i, [this](const auto &p) { apply(p); }); });
+    t.publish.clear();
 }
 
 executor::executor(router &r) : r_(r), baseline_workers_(r.worker_count()) {
@@ -72,10 +69,10 @@ reply executor::execute(const command &cmd) {
         if (!persist_({format_command(cmd)}, error)) r = reply::failure("not applied: " + error);
     }
     if (r.ok) {
-        t.commit(r_.nat());
+        commit(t);
         SSW_LOG(DEBUG, "applied: {}", format_command(cmd));
     } else {
-        t.rollback();
+        rollback(t);
         SSW_LOG(DEBUG, "refused: {}: {}", format_command(cmd), r.error);
     }
     return r;
@@ -83,12 +80,19 @@ reply executor::execute(const command &cmd) {
 
 reply executor::execute_batch(const std::vector<command> &cmds) {
     transaction t;
-    t.undo.reserve(cmds.size() * 2);
-    t.publish.reserve(cmds.size() * 2);
+    // A batch of bindings (a /8 is 16M) stages one undo and one publish record each: room
+    // for them at once, so the logs never hold a doubled array while they grow.
+    size_t adds = 0;
+    for (const command &c : cmds)
+        if (const auto *n = std::get_if<cmd_nat>(&c); n && n->add) ++adds;
+    t.undo.reserve_steps(adds);
+    t.undo.reserve<undo::binding_added>(adds);
+    t.publish.reserve_steps(adds);
+    t.publish.reserve<publish::binding_set>(adds);
     for (size_t i = 0; i < cmds.size(); ++i) {
         if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
             std::holds_alternative<cmd_batch>(cmds[i])) {
-            t.rollback();
+            rollback(t);
             return reply::failure(
                 fmt::format("command {}: only configuration commands can be "
                             "batched; nothing applied",
@@ -96,7 +100,7 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
         }
         reply r = stage(cmds[i], t);
         if (!r.ok) {
-            t.rollback();
+            rollback(t);
             return reply::failure(fmt::format("command {}: {}; nothing applied", i + 1, r.error));
         }
     }
@@ -106,11 +110,11 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
             if (is_config_change(c)) lines.push_back(format_command(c));
         std::string error;
         if (!lines.empty() && !persist_(lines, error)) {
-            t.rollback();
+            rollback(t);
             return reply::failure("nothing applied: " + error);
         }
     }
-    t.commit(r_.nat());
+    commit(t);
     SSW_LOG(DEBUG, "applied a batch of {} commands", cmds.size());
     return reply::success(json{{"applied", cmds.size()}});
 }
@@ -135,27 +139,33 @@ void executor::stage_route(const ip4_prefix &p, const route_entry &e, transactio
     std::optional<route_entry> before;
     if (it != model_.routes.end()) before = it->second;
     model_.routes[p] = e;
-    t.undo.push_back([this, p, before] {
-        if (before)
-            model_.routes[p] = *before;
-        else
-            model_.routes.erase(p);
-    });
-    t.publish.push_back([this, p, nh = e.nh] {
-        std::string error;
-        if (!r_.routes().set(p, nh, error))
-            SSW_LOG(ERR, "route {} not installed: {}", p.to_string(), error);
-    });
+    t.undo.push(undo::route{p, before});
+    t.publish.push(publish::route_set{p, e.nh});
 }
 
 void executor::stage_route_removal(const ip4_prefix &p, transaction &t) {
     auto it = model_.routes.find(p);
     if (it == model_.routes.end()) return;
-    route_entry before = it->second;
+    const route_entry before = it->second;
     model_.routes.erase(it);
-    t.undo.push_back([this, p, before] { model_.routes[p] = before; });
-    t.publish.push_back([this, p] { r_.routes().remove(p); });
+    t.undo.push(undo::route{p, before});
+    t.publish.push(publish::route_remove{p});
 }
+
+void executor::revert(const undo::route &u) {
+    if (u.before)
+        model_.routes[u.prefix] = *u.before;
+    else
+        model_.routes.erase(u.prefix);
+}
+
+void executor::apply(const publish::route_set &p) {
+    std::string error;
+    if (!r_.routes().set(p.prefix, p.nh, error))
+        SSW_LOG(ERR, "route {} not installed: {}", p.prefix.to_string(), error);
+}
+
+void executor::apply(const publish::route_remove &p) { r_.routes().remove(p.prefix); }
 
 std::string executor::check_route_capacity(std::initializer_list<ip4_prefix> prefixes) const {
     // Counted together: the routes of one command may each need a route and a tbl8 group

@@ -2,9 +2,10 @@
 // control socket and sswctl all come through here.
 //
 // Every command is staged: checked against the control model (model.h) and applied to the
-// model, recording its undo and the dataplane update it implies. A refused command undoes
-// its model changes; an accepted one publishes its updates. A batch stages all its commands
-// first and publishes only when every one was accepted: all or nothing.
+// model, recording its undo and the dataplane update it implies in a transaction's typed logs
+// (transaction.h). A refused command undoes its model changes; an accepted one publishes its
+// updates. A batch stages all its commands first and publishes only when every one was
+// accepted: all or nothing.
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 
 #include "control/protocol/command.h"
 #include "control/router/model.h"
+#include "control/router/transaction.h"
 #include "dataplane/counters.h"
 #include "dataplane/packet/ipv4.h"
 #include "dataplane/router.h"
@@ -75,16 +77,36 @@ public:
     std::vector<std::string> snapshot_commands() const;
 
 private:
-    // Changes staged by one or more commands, not yet visible to the dataplane.
-    struct transaction {
-        std::vector<std::function<void()>> undo;     // model changes, undone in reverse
-        std::vector<std::function<void()>> publish;  // dataplane updates, run in order
-        // The binding updates among them (publish index, binding): their table lines are
-        // fetched a few updates ahead (nat_table::pipelined).
-        std::vector<std::pair<size_t, binding>> bindings;
-        void rollback();
-        void commit(const nat_table &nat);
-    };
+    // Undoes every model change of `t`, newest first; publishes nothing.
+    void rollback(transaction &t);
+    // Publishes every update of `t`, in order.
+    void commit(transaction &t);
+    // One model change undone (rollback).
+    void revert(const undo::route &u);
+    void revert(const undo::address_added &u);
+    void revert(const undo::address_removed &u);
+    void revert(const undo::static_neighbor &u);
+    void revert(const undo::port &u);
+    void revert(const undo::binding_added &u);
+    void revert(const undo::binding_replaced &u);
+    void revert(const undo::binding_removed &u);
+    void revert(const undo::withdrawal &u);
+    void revert(const undo::proxy &u);
+    // One dataplane update published (commit).
+    void apply(const publish::route_set &p);
+    void apply(const publish::route_remove &p);
+    void apply(const publish::address_add &p);
+    void apply(const publish::address_remove &p);
+    void apply(const publish::neighbor_static &p);
+    void apply(const publish::neighbor_remove &p);
+    void apply(const publish::neighbor_forget_learned &p);
+    void apply(const publish::port_mtu &p);
+    void apply(const publish::port_role_set &p);
+    void apply(const publish::port_redirects &p);
+    void apply(const publish::binding_set &p);
+    void apply(const publish::binding_remove &p);
+    void apply(const publish::proxy &p);
+    void apply(const publish::announce &p);
 
     reply stage(const command &cmd, transaction &t);
     reply stage(const cmd_address &c, transaction &t);

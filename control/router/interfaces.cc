@@ -66,11 +66,8 @@ reply executor::add_address(const cmd_address &c, transaction &t) {
     if (!full.empty()) return reply::failure(full);
 
     model_.addresses[c.port].push_back(ia);
-    t.undo.push_back([this, port = c.port] { model_.addresses[port].pop_back(); });
-    t.publish.push_back([this, port = c.port, ia] {
-        r_.addresses(port).push_back(ia);
-        r_.publish_own_addresses();
-    });
+    t.undo.push(undo::address_added{c.port});
+    t.publish.push(publish::address_add{c.port, ia});
     stage_route(host, {route_origin::local, {next_hop::kind::local, c.port, {}}}, t);
     if (need_connected) {
         stage_route(subnet, {route_origin::connected, {next_hop::kind::connected, c.port, {}}}, t);
@@ -106,15 +103,8 @@ reply executor::del_address(const cmd_address &c, transaction &t) {
     }
     const size_t pos = size_t(it - addrs.begin());
     addrs.erase(it);
-    t.undo.push_back([this, port = c.port, pos, ia] {
-        auto &a = model_.addresses[port];
-        a.insert(a.begin() + long(pos), ia);
-    });
-    t.publish.push_back([this, port = c.port, ia] {
-        auto &a = r_.addresses(port);
-        a.erase(std::remove(a.begin(), a.end(), ia), a.end());
-        r_.publish_own_addresses();
-    });
+    t.undo.push(undo::address_removed{c.port, uint32_t(pos), ia});
+    t.publish.push(publish::address_remove{c.port, ia});
     stage_route_removal(ip4_prefix{c.addr, 32}, t);
     if (!subnet_still_served && c.len < 32) {
         stage_route_removal(subnet, t);
@@ -182,11 +172,10 @@ reply executor::stage(const cmd_neigh &c, transaction &t) {
         if (it == statics.end() && !dynamic)
             return reply::failure(fmt::format("no neighbor {}", c.ip.to_string()));
         if (it != statics.end()) {
-            auto before = it->second;
+            t.undo.push(undo::static_neighbor{c.ip, it->second});
             statics.erase(it);
-            t.undo.push_back([this, ip = c.ip, before] { model_.static_neighbors[ip] = before; });
         }
-        t.publish.push_back([this, ip = c.ip] { r_.neigh_cache().remove(ip); });
+        t.publish.push(publish::neighbor_remove{c.ip});
         return {};
     }
     if (!r_.valid_port(c.port))
@@ -204,17 +193,8 @@ reply executor::stage(const cmd_neigh &c, transaction &t) {
     std::optional<std::pair<mac_addr, uint16_t>> before;
     if (auto it = statics.find(c.ip); it != statics.end()) before = it->second;
     statics[c.ip] = {c.mac, c.port};
-    t.undo.push_back([this, ip = c.ip, before] {
-        if (before)
-            model_.static_neighbors[ip] = *before;
-        else
-            model_.static_neighbors.erase(ip);
-    });
-    t.publish.push_back([this, c] {
-        std::string error;
-        if (!r_.neigh_cache().add_static(c.ip, c.port, c.mac, slow_path::now_ms(), error))
-            SSW_LOG(ERR, "neighbor {} not installed: {}", c.ip.to_string(), error);
-    });
+    t.undo.push(undo::static_neighbor{c.ip, before});
+    t.publish.push(publish::neighbor_static{c.ip, c.mac, c.port});
     return {};
 }
 
@@ -230,29 +210,72 @@ reply executor::stage(const cmd_port &c, transaction &t) {
             if (std::string why = check_port_mtu(c.port, c.mtu); !why.empty())
                 return reply::failure(std::move(why));
             ps.mtu = c.mtu;
-            t.publish.push_back([this, port = c.port, mtu = c.mtu] {
-                // Devices without an MTU setting (pcap, null) still get our egress MTU.
-                if (std::string error; !set_port_mtu(port, mtu, error))
-                    SSW_LOG(WARNING, "port {}: device MTU not set: {}", port, error);
-                r_.runtime(port).mtu.store(mtu, std::memory_order_relaxed);
-            });
+            t.publish.push(publish::port_mtu{c.port, c.mtu});
             break;
         }
         case cmd_port::setting::role:
             ps.role = c.role;
-            t.publish.push_back([this, port = c.port, role = c.role] {
-                r_.runtime(port).role.store(role, std::memory_order_relaxed);
-            });
+            t.publish.push(publish::port_role_set{c.port, c.role});
             break;
         case cmd_port::setting::redirects:
             ps.redirects = c.redirects;
-            t.publish.push_back([this, port = c.port, on = c.redirects] {
-                r_.runtime(port).redirects.store(on, std::memory_order_relaxed);
-            });
+            t.publish.push(publish::port_redirects{c.port, c.redirects});
             break;
     }
-    t.undo.push_back([this, port = c.port, before] { model_.ports[port] = before; });
+    t.undo.push(undo::port{c.port, before});
     return {};
+}
+
+// ---- undo and publish ----
+
+void executor::revert(const undo::address_added &u) { model_.addresses[u.port].pop_back(); }
+
+void executor::revert(const undo::address_removed &u) {
+    auto &a = model_.addresses[u.port];
+    a.insert(a.begin() + long(u.pos), u.ia);
+}
+
+void executor::revert(const undo::static_neighbor &u) {
+    if (u.before)
+        model_.static_neighbors[u.ip] = *u.before;
+    else
+        model_.static_neighbors.erase(u.ip);
+}
+
+void executor::revert(const undo::port &u) { model_.ports[u.port] = u.before; }
+
+void executor::apply(const publish::address_add &p) {
+    r_.addresses(p.port).push_back(p.ia);
+    r_.publish_own_addresses();
+}
+
+void executor::apply(const publish::address_remove &p) {
+    auto &a = r_.addresses(p.port);
+    a.erase(std::remove(a.begin(), a.end(), p.ia), a.end());
+    r_.publish_own_addresses();
+}
+
+void executor::apply(const publish::neighbor_static &p) {
+    std::string error;
+    if (!r_.neigh_cache().add_static(p.ip, p.port, p.mac, slow_path::now_ms(), error))
+        SSW_LOG(ERR, "neighbor {} not installed: {}", p.ip.to_string(), error);
+}
+
+void executor::apply(const publish::neighbor_remove &p) { r_.neigh_cache().remove(p.ip); }
+
+void executor::apply(const publish::port_mtu &p) {
+    // Devices without an MTU setting (pcap, null) still get our egress MTU.
+    if (std::string error; !set_port_mtu(p.port, p.mtu, error))
+        SSW_LOG(WARNING, "port {}: device MTU not set: {}", p.port, error);
+    r_.runtime(p.port).mtu.store(p.mtu, std::memory_order_relaxed);
+}
+
+void executor::apply(const publish::port_role_set &p) {
+    r_.runtime(p.port).role.store(p.role, std::memory_order_relaxed);
+}
+
+void executor::apply(const publish::port_redirects &p) {
+    r_.runtime(p.port).redirects.store(p.on, std::memory_order_relaxed);
 }
 
 }  // namespace ssw

@@ -36,12 +36,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
             std::optional<uint64_t> before_deleted;
             if (deleted) before_deleted = held;
             model_.deleted_epoch[m] = *c.epoch;
-            t.undo.push_back([this, m, before_deleted] {
-                if (before_deleted)
-                    model_.deleted_epoch[m] = *before_deleted;
-                else
-                    model_.deleted_epoch.erase(m);
-            });
+            t.undo.push(undo::withdrawal{m, before_deleted});
             return reply::success(json{{"changed", false}});
         }
         const binding_entry before = it->second;
@@ -53,19 +48,8 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
         if (auto d = model_.deleted_epoch.find(m); d != model_.deleted_epoch.end())
             before_deleted = d->second;
         model_.deleted_epoch[m] = epoch;
-        t.undo.push_back([this, m, before, before_deleted] {
-            model_.bindings[m] = before;
-            model_.owner[m] = m;
-            model_.owner[before.b.care_of.host()] = m;
-            if (before_deleted)
-                model_.deleted_epoch[m] = *before_deleted;
-            else
-                model_.deleted_epoch.erase(m);
-        });
-        t.publish.push_back([this, home = c.home, local = before.b.is_local()] {
-            r_.nat().remove(home);
-            if (local) r_.neigh_cache().remove_learned(home);  // the VM left this segment
-        });
+        t.undo.push(undo::binding_removed{before, before_deleted});
+        t.publish.push(publish::binding_remove{c.home, before.b.is_local()});
         return {};
     }
 
@@ -103,26 +87,14 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     model_.owner[m] = m;
     model_.owner[c.care_of.host()] = m;
     model_.deleted_epoch.erase(m);
-    t.undo.push_back([this, m, ms = c.care_of.host(), before, before_deleted] {
-        model_.owner.erase(ms);
-        if (before) {
-            model_.bindings[m] = *before;
-            model_.owner[before->b.care_of.host()] = m;
-        } else {
-            model_.bindings.erase(m);
-            model_.owner.erase(m);
-        }
-        if (before_deleted) model_.deleted_epoch[m] = *before_deleted;
-    });
+    if (!before && !before_deleted)
+        t.undo.push(undo::binding_added{m, c.care_of.host()});
+    else
+        t.undo.push(undo::binding_replaced{m, c.care_of.host(), before, before_deleted});
     // A VM that left this router's segment: its neighbor entry there is stale now.
     if (before && before->b.is_local() && !(b.is_local() && b.port == before->b.port))
-        t.publish.push_back([this, m = c.home] { r_.neigh_cache().remove_learned(m); });
-    t.bindings.emplace_back(t.publish.size(), b);
-    t.publish.push_back([this, b] {
-        std::string error;
-        if (!r_.nat().set(b, error))
-            SSW_LOG(ERR, "binding of {} not installed: {}", b.home.to_string(), error);
-    });
+        t.publish.push(publish::neighbor_forget_learned{c.home});
+    t.publish.push(publish::binding_set{b});
     return reply::success(json{{"changed", true}, {"epoch", epoch}});
 }
 
@@ -138,15 +110,12 @@ reply executor::stage(const cmd_proxy_arp &c, transaction &t) {
     if (!c.add && !present)
         return reply::failure(
             fmt::format("no proxy-arp {} on port {}", c.prefix.to_string(), c.port));
-    if (c.add) {
+    if (c.add)
         model_.proxy.add(c.port, c.prefix);
-        t.undo.push_back([this, c] { model_.proxy.remove(c.port, c.prefix); });
-        t.publish.push_back([this, c] { r_.proxy_arp().add(c.port, c.prefix); });
-    } else {
+    else
         model_.proxy.remove(c.port, c.prefix);
-        t.undo.push_back([this, c] { model_.proxy.add(c.port, c.prefix); });
-        t.publish.push_back([this, c] { r_.proxy_arp().remove(c.port, c.prefix); });
-    }
+    t.undo.push(undo::proxy{c.add, c.port, c.prefix});
+    t.publish.push(publish::proxy{c.add, c.port, c.prefix});
     return {};
 }
 
@@ -177,9 +146,76 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
             fmt::format("the router answers ARP for no address of {} on port {}, "
                         "nor knows a host of it there",
                         c.prefix.to_string(), c.port));
-    t.publish.push_back(
-        [this, c] { r_.slow().announce(c.port, c.prefix, c.count, c.interval_ms); });
+    t.publish.push(publish::announce{c});
     return reply::success(json{{"addresses", n}, {"frames", n * c.count}});
+}
+
+// ---- undo and publish ----
+
+void executor::revert(const undo::binding_added &u) {
+    model_.owner.erase(u.care_of);
+    model_.bindings.erase(u.home);
+    model_.owner.erase(u.home);
+}
+
+void executor::revert(const undo::binding_replaced &u) {
+    model_.owner.erase(u.care_of);
+    if (u.before) {
+        model_.bindings[u.home] = *u.before;
+        model_.owner[u.before->b.care_of.host()] = u.home;
+    } else {
+        model_.bindings.erase(u.home);
+        model_.owner.erase(u.home);
+    }
+    if (u.before_deleted) model_.deleted_epoch[u.home] = *u.before_deleted;
+}
+
+void executor::revert(const undo::binding_removed &u) {
+    const uint32_t m = u.before.b.home.host();
+    model_.bindings[m] = u.before;
+    model_.owner[m] = m;
+    model_.owner[u.before.b.care_of.host()] = m;
+    revert(undo::withdrawal{m, u.before_deleted});
+}
+
+void executor::revert(const undo::withdrawal &u) {
+    if (u.before_deleted)
+        model_.deleted_epoch[u.home] = *u.before_deleted;
+    else
+        model_.deleted_epoch.erase(u.home);
+}
+
+void executor::revert(const undo::proxy &u) {
+    if (u.added)
+        model_.proxy.remove(u.port, u.prefix);
+    else
+        model_.proxy.add(u.port, u.prefix);
+}
+
+void executor::apply(const publish::binding_set &p) {
+    std::string error;
+    if (!r_.nat().set(p.b, error))
+        SSW_LOG(ERR, "binding of {} not installed: {}", p.b.home.to_string(), error);
+}
+
+void executor::apply(const publish::binding_remove &p) {
+    r_.nat().remove(p.home);
+    if (p.local) r_.neigh_cache().remove_learned(p.home);  // the VM left this segment
+}
+
+void executor::apply(const publish::neighbor_forget_learned &p) {
+    r_.neigh_cache().remove_learned(p.ip);
+}
+
+void executor::apply(const publish::proxy &p) {
+    if (p.add)
+        r_.proxy_arp().add(p.port, p.prefix);
+    else
+        r_.proxy_arp().remove(p.port, p.prefix);
+}
+
+void executor::apply(const publish::announce &p) {
+    r_.slow().announce(p.c.port, p.c.prefix, p.c.count, p.c.interval_ms);
 }
 
 }  // namespace ssw
