@@ -1,4 +1,5 @@
 // sswctl: the command-line client of ssw-router's control socket.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -164,7 +165,8 @@ bool show(const nlohmann::ordered_json &rep, bool as_json, const std::string &wh
 // of bindings is 16M lines: neither the lines nor their replies are held). A line refused
 // while queueing names itself; else the commit's verdict stands. A file that cannot be read
 // to its end aborts the batch.
-int send_batch(control_client &client, const std::string &path, std::ifstream &in, bool as_json) {
+int send_batch(control_client &client, const std::string &path, std::ifstream &in, bool as_json,
+               int timeout_ms) {
     // Line numbers of the lines sent and not answered yet (0: begin, commit or abort).
     std::deque<unsigned> pending;
     unsigned line_no = 0;
@@ -209,7 +211,7 @@ int send_batch(control_client &client, const std::string &path, std::ifstream &i
         }
     };
     std::string error;
-    if (!client.call_stream(next, on_reply, error)) {
+    if (!client.call_stream(next, on_reply, error, timeout_ms)) {
         std::cerr << "sswctl: " << error << "\n";
         return 2;
     }
@@ -228,6 +230,7 @@ int main(int argc, char **argv) {
     std::string socket_path = kDefaultSocket;
     std::string file;
     std::vector<std::string> words;
+    unsigned timeout_s = 60;
     orchestration orch;
     po::options_description desc("Options");
     // clang-format off
@@ -237,6 +240,8 @@ int main(int argc, char **argv) {
         ("socket,s", po::value(&socket_path)->value_name("PATH")->default_value(kDefaultSocket),
             "the router's control socket")
         ("json,j", "print the router's JSON reply")
+        ("timeout", po::value(&timeout_s)->value_name("SECONDS")->default_value(timeout_s),
+            "how long to wait for each reply (a batch's commit applies it whole)")
         ("file,f", po::value(&file)->value_name("FILE"), "send each command of FILE in turn")
         ("topology,t", po::value(&orch.topology)->value_name("FILE")->default_value(kDefaultTopology),
             "orchestrator: the deployment's topology (JSON)")
@@ -314,9 +319,10 @@ int main(int argc, char **argv) {
         std::cerr << "sswctl: " << error << "\n";
         return 2;
     }
-    if (batch) return send_batch(client, words[1], batch_file, as_json);
+    const int timeout_ms = int(std::min(timeout_s, 86400u) * 1000);
+    if (batch) return send_batch(client, words[1], batch_file, as_json, timeout_ms);
     for (const auto &cl : commands) {
-        auto rep = client.call(cl.text, error);
+        auto rep = client.call(cl.text, error, timeout_ms);
         if (!rep) {
             std::cerr << "sswctl: " << error << "\n";
             return 2;
