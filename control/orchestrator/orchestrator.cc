@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "control/protocol/durable_file.h"
+
 namespace ssw {
 
 using ojson = nlohmann::ordered_json;
@@ -86,21 +88,8 @@ bool orchestrator_state::save(const std::string &path, std::string &error) const
                                            {"mode", s.triangle ? "triangle" : "optimized"},
                                            {"epoch", s.epoch}};
     }
-    // Written to a temporary file, flushed to disk, then renamed over the old one.
-    const std::string tmp = path + ".tmp";
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        error = fmt::format("cannot write {}: {}", tmp, strerror(errno));
-        return false;
-    }
-    const std::string text = j.dump(2) + "\n";
-    bool ok = write(fd, text.data(), text.size()) == ssize_t(text.size()) && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-        error = fmt::format("cannot write {}: {}", path, strerror(errno));
-        return false;
-    }
-    return true;
+    // All or nothing, and durable before the command returns (docs/DESIGN.md §7).
+    return write_file_atomically(path, j.dump(2) + "\n", error, 0644);
 }
 
 // ---- what routers must hold ----

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <rte_hash_crc.h>
 
+#include "control/protocol/durable_file.h"
+
 namespace ssw {
 
 namespace {
@@ -49,26 +51,6 @@ bool read_file(const std::string &path, std::string &out, bool &exists) {
     ss << in.rdbuf();
     out = ss.str();
     return !in.bad();
-}
-
-bool write_all(int fd, const std::string &data) {
-    for (size_t off = 0; off < data.size();) {
-        ssize_t n = write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        off += size_t(n);
-    }
-    return true;
-}
-
-bool fsync_dir(const std::string &dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool ok = fsync(fd) == 0;
-    close(fd);
-    return ok;
 }
 
 std::string recovery(const std::string &dir) {
@@ -230,17 +212,8 @@ bool journal::compact(const std::vector<std::string> &lines, std::string &error)
     const std::string text =
         fmt::format("{} {} {} {:08x}\n", kSnapshotMagic, gen, payload.size(), crc_of(payload)) +
         payload;
-    const std::string tmp = dir_ + "/" + kSnapshot + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error = fmt::format("cannot write {}: {}", tmp, strerror(errno));
-        return false;
-    }
-    const bool ok = write_all(fd, text) && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp.c_str(), (dir_ + "/" + kSnapshot).c_str()) != 0 || !fsync_dir(dir_)) {
-        error = fmt::format("cannot write the snapshot in {}: {}", dir_, strerror(errno));
-        unlink(tmp.c_str());
+    if (!write_file_atomically(dir_ + "/" + kSnapshot, text, error)) {
+        error = "cannot write the snapshot: " + error;
         return false;
     }
     generation_ = gen;
