@@ -455,6 +455,10 @@ struct formatter {
 
 std::string format_command(const command &c) { return std::visit(formatter{}, c); }
 
+bool is_batchable(const command &c) {
+    return is_config_change(c) || std::holds_alternative<cmd_announce>(c);
+}
+
 bool is_read_only(const command &c) {
     return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c);
 }

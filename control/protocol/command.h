@@ -96,6 +96,8 @@ bool is_read_only(const command &c);
 // Commands that change the configuration (what the journal records); not show, help, stats
 // reset, arp announce (an action), batch.
 bool is_config_change(const command &c);
+// What a batch may hold: configuration changes and announcements (they go out at the commit).
+bool is_batchable(const command &c);
 
 // The canonical text of a command: parse_command(format_command(c)) gives c back.
 std::string format_command(const command &c);

@@ -209,8 +209,7 @@ std::string control_server::handle_line(client &c, std::string_view line, execut
     }
     if (!batch) {
         std::string error = p.error;
-        if (p.cmd && (is_read_only(*p.cmd) || std::holds_alternative<cmd_stats_reset>(*p.cmd)))
-            error = "only configuration commands can be batched";
+        if (p.cmd && !is_batchable(*p.cmd)) error = "only configuration commands can be batched";
         if (!error.empty()) {
             c.batch_refused = true;
             return reply::failure(error).to_json().dump();

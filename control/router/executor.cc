@@ -90,8 +90,7 @@ reply executor::execute_batch(const std::vector<command> &cmds) {
     t.publish.reserve_steps(adds);
     t.publish.reserve<publish::binding_set>(adds);
     for (size_t i = 0; i < cmds.size(); ++i) {
-        if (is_read_only(cmds[i]) || std::holds_alternative<cmd_stats_reset>(cmds[i]) ||
-            std::holds_alternative<cmd_batch>(cmds[i])) {
+        if (!is_batchable(cmds[i])) {
             rollback(t);
             return reply::failure(
                 fmt::format("command {}: only configuration commands can be "
