@@ -166,16 +166,7 @@ void router::publish_own_addresses() {
 }
 
 bool router::is_own_address(ip4_addr a, uint16_t port) const {
-    if (port != UINT16_MAX) {
-        if (port >= ports_.size()) return false;
-        for (const auto &ia : addrs_[port])
-            if (ia.addr == a) return true;
-        return false;
-    }
-    for (size_t p = 0; p < ports_.size(); ++p)
-        for (const auto &ia : addrs_[p])
-            if (ia.addr == a) return true;
-    return false;
+    return holds_address(std::span(addrs_.data(), ports_.size()), a, port);
 }
 
 std::optional<ip4_addr> router::source_address(uint16_t port, ip4_addr dst) const {

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,18 @@ struct interface_address {
     bool operator==(const interface_address &) const = default;
 };
 
+// Whether `a` is one of the addresses of port `port` in `per_port` (of any port when port is
+// UINT16_MAX). The router's live addresses and the control model's are both asked this.
+inline bool holds_address(std::span<const std::vector<interface_address>> per_port, ip4_addr a,
+                          uint16_t port = UINT16_MAX) {
+    for (size_t p = 0; p < per_port.size(); ++p) {
+        if (port != UINT16_MAX && p != port) continue;
+        for (const auto &ia : per_port[p])
+            if (ia.addr == a) return true;
+    }
+    return false;
+}
+
 class router {
 public:
     router();
@@ -105,7 +118,7 @@ public:
     void publish_own_addresses();
     const own_address_set *own_addresses() const { return own_.load(std::memory_order_acquire); }
 
-    bool proxies(uint16_t port, ip4_addr a) const { return proxy_arp_.match(port, a).has_value(); }
+    bool proxies(uint16_t port, ip4_addr a) const { return proxy_arp_.covers(port, a); }
     // The port a local binding delivers `a` on, if `a` is the home address of one.
     std::optional<uint16_t> local_binding_port(ip4_addr a) const {
         binding b;

@@ -48,14 +48,9 @@ struct control_model {
 
     // The interface answers_arp_for (proxy_arp.h) asks of a router's state.
     bool is_own_address(ip4_addr a, uint16_t port = UINT16_MAX) const {
-        for (size_t p = 0; p < addresses.size(); ++p) {
-            if (port != UINT16_MAX && p != port) continue;
-            for (const auto &ia : addresses[p])
-                if (ia.addr == a) return true;
-        }
-        return false;
+        return holds_address(addresses, a, port);
     }
-    bool proxies(uint16_t port, ip4_addr a) const { return proxy.match(port, a).has_value(); }
+    bool proxies(uint16_t port, ip4_addr a) const { return proxy.covers(port, a); }
     std::optional<uint16_t> local_binding_port(ip4_addr a) const {
         auto it = bindings.find(a.host());
         if (it == bindings.end() || !it->second.b.is_local()) return std::nullopt;

@@ -129,18 +129,8 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
     // What the router answers for (per the model, batch included) and the neighbours it has
     // confirmed on that port.
     size_t n = 0;
-    const uint32_t first = c.prefix.addr.host(), last = c.prefix.broadcast().host();
-    const auto &neighbors = r_.neigh_cache().entries();
-    for (uint64_t v = first; v <= last; ++v) {
-        if (c.prefix.len <= 30 && (v == first || v == last)) continue;
-        const ip4_addr a{uint32_t(v)};
-        auto nb = neighbors.find(a);
-        if (answers_arp_for(model_, c.port, a) ||
-            (nb != neighbors.end() && nb->second.port == c.port &&
-             (nb->second.state == neighbor_state::reachable ||
-              nb->second.state == neighbor_state::permanent)))
-            ++n;
-    }
+    for_each_announced(model_, r_.neigh_cache(), c.port, c.prefix,
+                       [&](ip4_addr, const mac_addr *) { ++n; });
     if (n == 0)
         return reply::failure(
             fmt::format("the router answers ARP for no address of {} on port {}, "

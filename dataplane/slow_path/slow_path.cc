@@ -111,23 +111,9 @@ void slow_path::announce(uint16_t port, const ip4_prefix &prefix, unsigned count
 std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(
     uint16_t port, const ip4_prefix &prefix) const {
     std::vector<std::pair<ip4_addr, mac_addr>> out;
-    const uint32_t first = prefix.addr.host(), last = prefix.broadcast().host();
-    const auto &neighbors = r_.neigh_cache().entries();
-    for (uint64_t v = first; v <= last; ++v) {
-        const ip4_addr a{uint32_t(v)};
-        // Network and broadcast addresses name no host (except in /31 and /32).
-        if (prefix.len <= 30 && (v == first || v == last)) continue;
-        if (answers_arp_for(r_, port, a)) {
-            out.emplace_back(a, r_.runtime(port).mac);
-            continue;
-        }
-        // Only what was confirmed lately: a stale MAC announced would mislead every host.
-        auto n = neighbors.find(a);
-        if (n != neighbors.end() && n->second.port == port &&
-            (n->second.state == neighbor_state::reachable ||
-             n->second.state == neighbor_state::permanent))
-            out.emplace_back(a, n->second.mac);
-    }
+    for_each_announced(r_, r_.neigh_cache(), port, prefix, [&](ip4_addr a, const mac_addr *mac) {
+        out.emplace_back(a, mac ? *mac : r_.runtime(port).mac);
+    });
     return out;
 }
 

@@ -17,10 +17,37 @@
 #include "dataplane/net/net_types.h"
 #include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/slow_path/token_bucket.h"
+#include "dataplane/tables/proxy_arp.h"
 
 namespace ssw {
 
 class router;
+
+// What an announcement of `prefix` on `port` names (docs/DESIGN.md §2.3): f(a, nullptr) for
+// each address the router answers ARP for there (reached at the port's own MAC), and
+// f(a, &mac) for each neighbour confirmed there lately (reached at its own MAC; a stale MAC
+// announced would mislead every host). Network and broadcast addresses name no host (except
+// in /31 and /32). State as for answers_arp_for: the live router, or the control model that
+// `arp announce` is checked against.
+template <typename State, typename F>
+void for_each_announced(const State &s, const neighbor_cache &nc, uint16_t port,
+                        const ip4_prefix &prefix, F &&f) {
+    const uint32_t first = prefix.addr.host(), last = prefix.broadcast().host();
+    const auto &neighbors = nc.entries();
+    for (uint64_t v = first; v <= last; ++v) {
+        if (prefix.len <= 30 && (v == first || v == last)) continue;
+        const ip4_addr a{uint32_t(v)};
+        if (answers_arp_for(s, port, a)) {
+            f(a, static_cast<const mac_addr *>(nullptr));
+            continue;
+        }
+        auto n = neighbors.find(a);
+        if (n != neighbors.end() && n->second.port == port &&
+            (n->second.state == neighbor_state::reachable ||
+             n->second.state == neighbor_state::permanent))
+            f(a, &n->second.mac);
+    }
+}
 
 class slow_path final : public neighbor_cache::io {
 public:

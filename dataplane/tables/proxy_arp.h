@@ -22,6 +22,7 @@ public:
     bool contains(uint16_t port, const ip4_prefix &p) const;
     // The longest prefix on `port` that covers `a`.
     std::optional<ip4_prefix> match(uint16_t port, ip4_addr a) const;
+    bool covers(uint16_t port, ip4_addr a) const { return match(port, a).has_value(); }
     // Every (port, prefix), sorted.
     std::vector<std::pair<uint16_t, ip4_prefix>> entries() const;
     size_t size() const { return count_; }
