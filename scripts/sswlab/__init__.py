@@ -1,5 +1,5 @@
 """A lab of network namespaces, ssw-router processes and Linux hosts, shared by the
-end-to-end tests, the demos and the testbed."""
+end-to-end tests, the demos, the testbed and the benchmark driver (bench/run_bench.py)."""
 
 import os
 import sys

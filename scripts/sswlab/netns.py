@@ -13,17 +13,35 @@ import subprocess
 import tempfile
 import time
 
+from .eal import remove_eal_files
 
-def run(cmd, check=True, timeout=60, capture=True, input=None):
-    """Runs a command (a list or a shell string), returns CompletedProcess."""
+
+class CommandError(RuntimeError):
+    """A command run with check=True exited with a status other than 0."""
+
+
+def run(cmd, check=True, timeout=60, capture=True, input=None, cwd=None):
+    """Runs a command (a list or a shell string) in directory cwd, returns CompletedProcess.
+    Raises CommandError when check and it fails, subprocess.TimeoutExpired after timeout s."""
     shell = isinstance(cmd, str)
-    res = subprocess.run(cmd, shell=shell, text=True, timeout=timeout, input=input,
+    res = subprocess.run(cmd, shell=shell, text=True, timeout=timeout, input=input, cwd=cwd,
                          stdout=subprocess.PIPE if capture else None,
                          stderr=subprocess.PIPE if capture else None)
     if check and res.returncode != 0:
-        raise RuntimeError(f"command failed ({res.returncode}): {cmd}\n"
+        raise CommandError(f"command failed ({res.returncode}): {cmd}\n"
                            f"stdout: {res.stdout}\nstderr: {res.stderr}")
     return res
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process (all its threads) has used so far, in seconds; None
+    once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Namespace:
@@ -41,13 +59,10 @@ class Namespace:
         return run(self.argv(*cmd), check=check, timeout=timeout, input=input)
 
     def popen(self, cmd, **kw):
+        """Starts cmd inside the namespace (Topology.popen)."""
         if isinstance(cmd, str):
             cmd = shlex.split(cmd)
-        kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.DEVNULL)
-        p = subprocess.Popen(self.argv(*cmd), **kw)
-        self.topo.processes.append(p)
-        return p
+        return self.topo.popen(self.argv(*cmd), **kw)
 
     def mac(self, ifname):
         out = self.run(["cat", f"/sys/class/net/{ifname}/address"]).stdout.strip()
@@ -124,6 +139,18 @@ class Topology:
             ns.run(["ip", "link", "set", "dev", ifn, "up"])
             ns.run(["ethtool", "-K", ifn, "tx", "off"], check=False)
 
+    def popen(self, cmd, **kw):
+        """Starts cmd (a list, or a string split like a shell would) in the root namespace,
+        with further subprocess.Popen arguments (stdout and stderr default to /dev/null);
+        stop() or close() ends it."""
+        if isinstance(cmd, str):
+            cmd = shlex.split(cmd)
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, **kw)
+        self.processes.append(p)
+        return p
+
     def bridge(self, ns, name, members=()):
         ns.run(["ip", "link", "add", name, "type", "bridge", "stp_state", "0",
                 "forward_delay", "0"])
@@ -132,19 +159,30 @@ class Topology:
             ns.run(["ip", "link", "set", "dev", m, "master", name])
 
     # -- cleanup --
+    def stop(self, p, timeout=5):
+        """Ends one process started by popen, by its PID: SIGTERM, then SIGKILL if it has not
+        exited after timeout seconds. Returns its exit status (-N: ended by signal N)."""
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass  # unkillable for now (uninterruptible sleep): leave it
+        if p in self.processes:
+            self.processes.remove(p)
+        return p.returncode
+
     def close(self):
         if self.closed:
             return
         self.closed = True
-        for p in reversed(self.processes):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=5)
-        self._remove_eal_files()
+        for p in reversed(list(self.processes)):
+            self.stop(p)
+        self.remove_eal_files()
         for ns in reversed(self.namespaces):
             run(["ip", "netns", "del", ns.name], check=False)
             shutil.rmtree(f"/etc/netns/{ns.name}", ignore_errors=True)
@@ -152,31 +190,15 @@ class Topology:
             for d in self.tmpdirs:
                 shutil.rmtree(d, ignore_errors=True)
 
-    def _remove_eal_files(self):
-        """Removes what this topology's DPDK processes, all ended by now, left behind. The EAL
-        keeps a primary's hugepage files after it exits (for secondary processes such as
-        dpdk-dumpcap), and a router killed by a signal removes nothing: 128 hugepages each
-        would stay taken until the next process with the same --file-prefix. Every
-        --file-prefix here starts with this topology's prefix."""
-        with open("/proc/mounts") as f:
-            dirs = [line.split()[1] for line in f if line.split()[2] == "hugetlbfs"]
-        for d in dirs:
-            try:
-                names = os.listdir(d)
-            except OSError:
-                continue
-            for name in names:
-                if name.startswith(self.prefix):
-                    try:
-                        os.unlink(os.path.join(d, name))
-                    except OSError:
-                        pass
-        try:
-            for name in os.listdir("/var/run/dpdk"):  # runtime directories (run as root)
-                if name.startswith(self.prefix):
-                    shutil.rmtree(os.path.join("/var/run/dpdk", name), ignore_errors=True)
-        except OSError:
-            pass
+    def remove_eal_files(self, file_prefix=None):
+        """Removes what this topology's DPDK processes left behind (sswlab.eal: hugepage
+        files, runtime directories), those of one --file-prefix or, by default, of all of
+        them: every --file-prefix here starts with this topology's prefix. Only once the
+        processes have ended: close() does it after stopping them all."""
+        if file_prefix is None:
+            remove_eal_files(self.prefix)
+        else:
+            remove_eal_files(file_prefix, exact=True)
 
     def __enter__(self):
         return self
@@ -185,12 +207,20 @@ class Topology:
         self.close()
 
 
-def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition", ignore=()):
+    """Polls pred() until it returns a true value, which it returns; AssertionError after
+    timeout seconds. ignore: exception types that pred may raise while the condition is not
+    met yet (e.g. OSError of a socket not listening yet); the last one is named on time-out."""
     deadline = time.monotonic() + timeout
+    last_error = None
     while True:
-        v = pred()
+        try:
+            v = pred()
+        except ignore as e:
+            v, last_error = None, e
         if v:
             return v
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            detail = f" (last error: {last_error})" if last_error else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(interval)
