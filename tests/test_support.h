@@ -1,4 +1,4 @@
-// What several unit tests share: address literals, and the source tree's testbed topology.
+// What several unit tests share: address literals, and files of the source tree.
 #pragma once
 
 #include <cstdlib>
@@ -14,12 +14,11 @@ namespace ssw::test {
 inline ip4_addr A(const char *s) { return *ip4_addr::parse(s); }
 inline ip4_prefix P(const char *s) { return *ip4_prefix::parse(s); }
 
-// conf/testbed/topology.json of the source tree: under $SSW_SOURCE_DIR (set by meson test),
-// else the first directory above the executable or the working directory that holds it.
-// Empty when not found.
-inline std::string testbed_topology() {
+// A file of the source tree, by its path from the top (e.g. "README.md"): under
+// $SSW_SOURCE_DIR (set by meson test), else the first directory above the executable or the
+// working directory that holds it. Empty when not found.
+inline std::string source_file(const std::string &rel) {
     namespace fs = std::filesystem;
-    const std::string rel = "conf/testbed/topology.json";
     if (const char *d = std::getenv("SSW_SOURCE_DIR"); d && fs::exists(fs::path(d) / rel))
         return (fs::path(d) / rel).string();
     std::error_code ec;
@@ -32,5 +31,8 @@ inline std::string testbed_topology() {
     }
     return {};
 }
+
+// conf/testbed/topology.json of the source tree; empty when not found.
+inline std::string testbed_topology() { return source_file("conf/testbed/topology.json"); }
 
 }  // namespace ssw::test

@@ -369,6 +369,12 @@ bool is_config_change(const command &c) {
 
 namespace {
 
+// A /32 as its address, any other prefix as A.B.C.D/LEN: what `show nat` and `arp announce`
+// take.
+std::string address_or_prefix(const ip4_prefix &p) {
+    return p.len == 32 ? p.addr.to_string() : p.to_string();
+}
+
 struct formatter {
     std::string operator()(const cmd_address &c) const {
         return fmt::format("address {} {}/{} port {}", c.add ? "add" : "del", c.addr.to_string(),
@@ -418,8 +424,12 @@ struct formatter {
                            c.port);
     }
     std::string operator()(const cmd_announce &c) const {
-        return fmt::format("arp announce {} port {} count {} interval {}", c.prefix.to_string(),
-                           c.port, c.count, c.interval_ms);
+        // The shortest text that parses back to c: a /32 as its address, defaults left out.
+        const cmd_announce defaults;
+        std::string s = fmt::format("arp announce {} port {}", address_or_prefix(c.prefix), c.port);
+        if (c.count != defaults.count) s += fmt::format(" count {}", c.count);
+        if (c.interval_ms != defaults.interval_ms) s += fmt::format(" interval {}", c.interval_ms);
+        return s;
     }
     std::string operator()(const cmd_show &c) const {
         switch (c.item) {
@@ -430,10 +440,7 @@ struct formatter {
             case cmd_show::what::stats: return "show stats";
             case cmd_show::what::nat: {
                 std::string out = "show nat";
-                if (c.filter) {
-                    out += ' ';
-                    out += c.filter->len == 32 ? c.filter->addr.to_string() : c.filter->to_string();
-                }
+                if (c.filter) out += " " + address_or_prefix(*c.filter);
                 if (c.after) out += fmt::format(" after {}", c.after->to_string());
                 if (c.limit) out += fmt::format(" limit {}", c.limit);
                 return out;
@@ -483,9 +490,10 @@ const std::vector<std::string> &command_summary() {
         "of E)",
         "proxy-arp add|del PREFIX port N       answer ARP for PREFIX on port N",
         "arp announce IP|PREFIX port N [count K] [interval MS]",
-        "                                      gratuitous ARP for what the router answers for",
-        "batch begin|commit|abort              commands between begin and commit apply",
-        "                                      all together or not at all",
+        "                                      gratuitous ARP: each address with the MAC it is "
+        "reached at",
+        "batch begin|commit|abort              the commands between apply all together or not at "
+        "all",
         "show ports|addresses|routes|neigh|stats|proxy-arp",
         "show nat [M|PREFIX] [after M] [limit N]",
         "                                      bindings by home address, N at a time (default",
