@@ -1,308 +1,409 @@
 #include "control/protocol/command.h"
 
-#include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
+
+#include "control/protocol/command_spec.h"
+
+// The specs below name only the fields each form sets (see command_spec.h).
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace ssw {
 
 namespace {
 
-// A malformed command; the message says what was expected and what was found.
-struct syntax_error {
-    std::string message;
+using spec::form;
+using spec::group;
+using spec::kw;
+using spec::node;
+using spec::syntax_error;
+using spec::value;
+using spec::word_cursor;
+
+// A /32 as its address, any other prefix as A.B.C.D/LEN: what `show nat` and `arp announce`
+// take.
+std::string address_or_prefix(const ip4_prefix &p) {
+    return p.len == 32 ? p.addr.to_string() : p.to_string();
+}
+
+// ---- value nodes shared by several commands ----
+
+template <class Cmd>
+node<Cmd> add_del(bool Cmd::*field) {
+    return spec::choice<Cmd, bool>(field, {"add", "del"}, {true, false});
+}
+template <class Cmd>
+node<Cmd> address(std::string placeholder, std::string what, ip4_addr Cmd::*field) {
+    return value<Cmd>(
+        std::move(placeholder),
+        [field, what](word_cursor &c, Cmd &x) { x.*field = c.address(what); },
+        [field](const Cmd &x, std::string &out) { out += (x.*field).to_string(); });
+}
+template <class Cmd>
+node<Cmd> prefix(std::string placeholder, std::string what, ip4_prefix Cmd::*field) {
+    return value<Cmd>(
+        std::move(placeholder),
+        [field, what](word_cursor &c, Cmd &x) { x.*field = c.prefix(what); },
+        [field](const Cmd &x, std::string &out) { out += (x.*field).to_string(); });
+}
+template <class Cmd>
+node<Cmd> port(std::string placeholder, uint16_t Cmd::*field) {
+    return value<Cmd>(
+        std::move(placeholder), [field](word_cursor &c, Cmd &x) { x.*field = c.port_id(); },
+        [field](const Cmd &x, std::string &out) { out += std::to_string(x.*field); });
+}
+// "[epoch E]": the binding's epoch, 1..2^64-1.
+template <class Cmd>
+node<Cmd> epoch() {
+    return group<Cmd>(
+        "epoch", [](const Cmd &x) { return x.epoch.has_value(); },
+        {value<Cmd>(
+            "E",
+            [](word_cursor &c, Cmd &x) {
+                x.epoch = c.number("epoch", 1, std::numeric_limits<uint64_t>::max());
+            },
+            [](const Cmd &x, std::string &out) { out += std::to_string(*x.epoch); })});
+}
+
+// ---- one spec per command ----
+
+template <class Cmd>
+struct command_spec {
+    std::string head;
+    std::vector<form<Cmd>> forms;
 };
 
-class word_cursor {
-public:
-    explicit word_cursor(std::string_view line) : words_(split_words(line)) {}
+command_spec<cmd_address> address_spec() {
+    using C = cmd_address;
+    node<C> with_length = value<C>(
+        "A.B.C.D/LEN",
+        [](word_cursor &c, C &x) {
+            const ip4_prefix p = c.address_with_length("address/length");
+            if (p.len == 0)
+                c.fail(fmt::format("address: '{}' has prefix length 0, not an interface address",
+                                   ip4_prefix{p.addr, 0}.to_string()));
+            x.addr = p.addr;
+            x.len = p.len;
+        },
+        [](const C &x, std::string &out) {
+            out += fmt::format("{}/{}", x.addr.to_string(), x.len);
+        });
+    return {"address",
+            {{.nodes = {add_del(&C::add), with_length, kw<C>("port"), port("N", &C::port)},
+              .help = "interface address; adds its connected route"}}};
+}
 
-    bool at_end() const { return pos_ >= words_.size(); }
-    std::string_view peek() const { return at_end() ? std::string_view{} : words_[pos_]; }
-    std::string_view next(std::string_view what) {
-        if (at_end()) fail("missing {}", what);
-        return words_[pos_++];
+command_spec<cmd_route> route_spec() {
+    using C = cmd_route;
+    using op = C::op;
+    using target = C::target;
+    auto add_or_replace = [] {
+        return spec::choice<C, op>(&C::action, {"add", "replace"}, {op::add, op::replace});
+    };
+    auto via = [](target t) {
+        return [t](const C &x) { return x.action != op::del && x.kind == t; };
+    };
+    auto set_kind = [](target t) { return [t](C &x) { x.kind = t; }; };
+    node<C> pfx = prefix("PREFIX", "route prefix", &C::prefix);
+    return {"route",
+            {{.nodes = {add_or_replace(), pfx, kw<C>("via"),
+                        address("GATEWAY", "gateway", &C::gateway)},
+              .is = via(target::via),
+              .init = set_kind(target::via),
+              .help = "static route through an on-link gateway"},
+             {.nodes = {add_or_replace(), pfx, kw<C>("port"), port("N", &C::port)},
+              .is = via(target::port),
+              .init = set_kind(target::port),
+              .help = "on-link route: destinations ARPed on port N"},
+             {.nodes = {add_or_replace(), pfx, kw<C>("blackhole")},
+              .is = via(target::blackhole),
+              .init = set_kind(target::blackhole),
+              .help = "drop (counted) everything to PREFIX"},
+             {.nodes = {kw<C>("del"), pfx},
+              .is = [](const C &x) { return x.action == op::del; },
+              .init = [](C &x) { x.action = op::del; },
+              .help = "remove a static route"}}};
+}
+
+command_spec<cmd_neigh> neigh_spec() {
+    using C = cmd_neigh;
+    node<C> mac = value<C>(
+        "MAC",
+        [](word_cursor &c, C &x) {
+            x.mac = c.mac("link-layer address");
+            if (x.mac.is_multicast() || x.mac.is_zero())
+                c.fail(
+                    fmt::format("neigh add: {} is not a unicast MAC address", x.mac.to_string()));
+        },
+        [](const C &x, std::string &out) { out += x.mac.to_string(); });
+    node<C> ip = address("IP", "neighbor address", &C::ip);
+    return {"neigh",
+            {{.nodes = {kw<C>("add"), ip, kw<C>("lladdr"), mac, kw<C>("port"), port("N", &C::port)},
+              .is = [](const C &x) { return x.add; },
+              .init = [](C &x) { x.add = true; },
+              .help = "static neighbor (never ages)"},
+             {.nodes = {kw<C>("del"), ip},
+              .is = [](const C &x) { return !x.add; },
+              .init = [](C &x) { x.add = false; },
+              .help = "remove a neighbor entry"}}};
+}
+
+command_spec<cmd_port> port_spec() {
+    using C = cmd_port;
+    using S = C::setting;
+    auto setting = [](S s) {
+        return std::pair{std::function<bool(const C &)>([s](const C &x) { return x.what == s; }),
+                         std::function<void(C &)>([s](C &x) { x.what = s; })};
+    };
+    // 68: the smallest MTU every IPv4 host must accept (RFC 791); 9702: af_packet's limit.
+    node<C> mtu = value<C>(
+        "BYTES", [](word_cursor &c, C &x) { x.mtu = uint16_t(c.number("MTU", 68, 9702)); },
+        [](const C &x, std::string &out) { out += std::to_string(x.mtu); });
+    const auto [is_mtu, set_mtu] = setting(S::mtu);
+    const auto [is_role, set_role] = setting(S::role);
+    const auto [is_redirects, set_redirects] = setting(S::redirects);
+    return {"port",
+            {{.nodes = {port("N", &C::port), kw<C>("mtu"), mtu},
+              .is = is_mtu,
+              .init = set_mtu,
+              .help = "egress MTU (68..9702)"},
+             {.nodes = {port("N", &C::port), kw<C>("role"),
+                        spec::choice<C, port_role>(&C::role, {"core", "access"},
+                                                   {port_role::core, port_role::access})},
+              .is = is_role,
+              .init = set_role,
+              .help = "source translation depends on the egress role"},
+             {.nodes = {port("N", &C::port), kw<C>("redirects"),
+                        spec::choice<C, bool>(&C::redirects, {"on", "off"}, {true, false})},
+              .is = is_redirects,
+              .init = set_redirects,
+              .help = "ICMP redirects for packets hairpinned on N"}}};
+}
+
+command_spec<cmd_nat> nat_spec() {
+    using C = cmd_nat;
+    node<C> m = address("M", "home address", &C::home);
+    node<C> ms = address("M*", "care-of address", &C::care_of);
+    node<C> keep_source = group<C>(
+        "keep-source", [](const C &x) { return x.type == binding_kind::local_keep_source; }, {},
+        [](C &x) { x.type = binding_kind::local_keep_source; });
+    return {"nat",
+            {{.nodes = {kw<C>("add"), m, kw<C>("to"), ms, epoch<C>()},
+              .is = [](const C &x) { return x.add && x.type == binding_kind::forward; },
+              .init = [](C &x) { x.add = true, x.type = binding_kind::forward; },
+              .help = "forward binding: dst M->M*, src M*->M to access"},
+             {.nodes = {kw<C>("add"), m, kw<C>("to"), ms, kw<C>("local"), kw<C>("port"),
+                        port("P", &C::port), keep_source, epoch<C>()},
+              .is = [](const C &x) { return x.add && x.type != binding_kind::forward; },
+              .init = [](C &x) { x.add = true, x.type = binding_kind::local; },
+              .help = "local binding: dst M*->M delivered on P,\n"
+                      "src M->M* to core (keep-source: untranslated)"},
+             {.nodes = {kw<C>("del"), m, epoch<C>()},
+              .is = [](const C &x) { return !x.add; },
+              .init = [](C &x) { x.add = false; },
+              .help = "remove M's binding (with E: ensure it is absent as of E)"}}};
+}
+
+command_spec<cmd_proxy_arp> proxy_arp_spec() {
+    using C = cmd_proxy_arp;
+    return {"proxy-arp",
+            {{.nodes = {add_del(&C::add), prefix("PREFIX", "proxied prefix", &C::prefix),
+                        kw<C>("port"), port("N", &C::port)},
+              .help = "answer ARP for PREFIX on port N"}}};
+}
+
+command_spec<cmd_announce> arp_spec() {
+    using C = cmd_announce;
+    node<C> what = value<C>(
+        "IP|PREFIX",
+        [](word_cursor &c, C &x) { x.prefix = c.prefix("address or prefix to announce"); },
+        [](const C &x, std::string &out) { out += address_or_prefix(x.prefix); });
+    // Defaults are left out of the canonical text.
+    node<C> count = group<C>(
+        "count", [](const C &x) { return x.count != C{}.count; },
+        {value<C>(
+            "K", [](word_cursor &c, C &x) { x.count = uint32_t(c.number("count", 1, 100)); },
+            [](const C &x, std::string &out) { out += std::to_string(x.count); })});
+    node<C> interval =
+        group<C>("interval", [](const C &x) { return x.interval_ms != C{}.interval_ms; },
+                 {value<C>(
+                     "MS",
+                     [](word_cursor &c, C &x) {
+                         x.interval_ms = uint32_t(c.number("interval in ms", 1, 60000));
+                     },
+                     [](const C &x, std::string &out) { out += std::to_string(x.interval_ms); })});
+    return {"arp",
+            {{.nodes = {kw<C>("announce"), what, kw<C>("port"), port("N", &C::port),
+                        spec::any_order<C>({count, interval})},
+              .help = "gratuitous ARP: each address with the MAC it is reached at"}}};
+}
+
+command_spec<cmd_batch> batch_spec() {
+    using C = cmd_batch;
+    using op = C::op;
+    return {"batch",
+            {{.nodes = {spec::choice<C, op>(&C::action, {"begin", "commit", "abort"},
+                                            {op::begin, op::commit, op::abort})},
+              .help = "the commands between apply all together or not at all"}}};
+}
+
+command_spec<cmd_show> show_spec() {
+    using C = cmd_show;
+    using W = C::what;
+    node<C> filter = spec::optional_value<C>(
+        value<C>(
+            "M|PREFIX", [](word_cursor &c, C &x) { x.filter = c.prefix("home address or prefix"); },
+            [](const C &x, std::string &out) { out += address_or_prefix(*x.filter); }),
+        [](const C &x) { return x.filter.has_value(); });
+    node<C> after = group<C>(
+        "after", [](const C &x) { return x.after.has_value(); },
+        {value<C>(
+            "M",
+            [](word_cursor &c, C &x) { x.after = c.address("home address to continue after"); },
+            [](const C &x, std::string &out) { out += x.after->to_string(); })});
+    node<C> limit =
+        group<C>("limit", [](const C &x) { return x.limit != 0; },
+                 {value<C>(
+                     "N",
+                     [](word_cursor &c, C &x) {
+                         x.limit = uint32_t(c.number("limit", 1, C::kShowNatMaxLimit));
+                     },
+                     [](const C &x, std::string &out) { out += std::to_string(x.limit); })});
+    return {"show",
+            {{.nodes = {spec::choice<C, W>(
+                  &C::item, {"ports", "addresses", "routes", "neigh", "stats", "proxy-arp"},
+                  {W::ports, W::addresses, W::routes, W::neigh, W::stats, W::proxy_arp})},
+              .is = [](const C &x) { return x.item != W::nat; }},
+             {.nodes = {kw<C>("nat"), filter, after, limit},
+              .is = [](const C &x) { return x.item == W::nat; },
+              .init = [](C &x) { x.item = W::nat; },
+              .help = fmt::format("bindings by home address, N at a time (default\n{}; the reply "
+                                  "names the next page)",
+                                  C::kShowNatLimit)}}};
+}
+
+command_spec<cmd_stats_reset> stats_spec() {
+    return {"stats",
+            {{.nodes = {kw<cmd_stats_reset>("reset")}, .help = "restart counters from zero"}}};
+}
+
+command_spec<cmd_help> help_spec() { return {"help", {{.help = "this list"}}}; }
+
+// ---- the language: every spec, type-erased ----
+
+// The help column: a syntax shorter than this is followed by its description on its line.
+constexpr size_t kHelpColumn = 38;
+
+std::string expected_list(const std::vector<std::string> &words) {
+    std::string s;
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (i) s += i + 1 == words.size() ? " or " : ", ";
+        s += "'" + words[i] + "'";
     }
-    bool accept(std::string_view keyword) {
-        if (!at_end() && words_[pos_] == keyword) {
-            ++pos_;
+    return s;
+}
+
+// The error to report when no form read the line: the one furthest into it; several forms'
+// expectations there are one message ("expected 'add', 'replace' or 'del', got 'x'").
+std::string pick_error(const std::string &head, const std::vector<syntax_error> &errors) {
+    size_t far = 0;
+    for (const auto &e : errors) far = std::max(far, e.pos);
+    std::vector<std::string> expected;
+    std::string got;
+    for (const auto &e : errors) {
+        if (e.pos != far) continue;
+        if (e.expected.empty()) return e.message;
+        got = e.got;
+        for (const auto &w : e.expected)
+            if (std::find(expected.begin(), expected.end(), w) == expected.end())
+                expected.push_back(w);
+    }
+    if (got.empty()) return fmt::format("{}: missing {}", head, expected_list(expected));
+    return fmt::format("{}: expected {}, got '{}'", head, expected_list(expected), got);
+}
+
+struct language_entry {
+    std::string head;
+    std::function<command(word_cursor &)> parse;                 // throws syntax_error
+    std::function<bool(const command &, std::string &)> format;  // false: not this command
+    std::vector<std::string> help;
+};
+
+template <class Cmd>
+language_entry entry(command_spec<Cmd> s) {
+    language_entry e;
+    e.head = s.head;
+    for (const form<Cmd> &f : s.forms) {
+        const std::string syntax =
+            f.nodes.empty() ? s.head : s.head + " " + spec::syntax_of(f.nodes);
+        std::vector<std::string> lines;
+        for (size_t start = 0; !f.help.empty() && start <= f.help.size();) {
+            size_t end = f.help.find('\n', start);
+            if (end == std::string::npos) end = f.help.size();
+            lines.push_back(f.help.substr(start, end - start));
+            start = end + 1;
+        }
+        const std::string indent(kHelpColumn, ' ');
+        if (!lines.empty() && syntax.size() + 2 <= kHelpColumn) {
+            e.help.push_back(syntax + std::string(kHelpColumn - syntax.size(), ' ') + lines[0]);
+            lines.erase(lines.begin());
+        } else {
+            e.help.push_back(syntax);
+        }
+        for (const auto &l : lines) e.help.push_back(indent + l);
+    }
+    auto forms = std::make_shared<std::vector<form<Cmd>>>(std::move(s.forms));
+    e.parse = [forms, head = s.head](word_cursor &c) -> command {
+        const size_t start = c.pos();
+        std::vector<syntax_error> errors;
+        for (const form<Cmd> &f : *forms) {
+            c.seek(start);
+            Cmd cmd{};
+            if (f.init) f.init(cmd);
+            try {
+                spec::read_nodes_partial(f.nodes, c, cmd);
+                if (!c.at_end())
+                    c.fail(fmt::format("{}: unexpected '{}' after the command", head, c.peek()),
+                           false);
+                return cmd;
+            } catch (syntax_error &err) {
+                errors.push_back(std::move(err));
+            }
+        }
+        throw syntax_error{pick_error(head, errors), 0, {}, {}};
+    };
+    e.format = [forms, head = s.head](const command &any, std::string &out) {
+        const Cmd *cmd = std::get_if<Cmd>(&any);
+        if (!cmd) return false;
+        for (const form<Cmd> &f : *forms) {
+            if (f.is && !f.is(*cmd)) continue;
+            out = head;
+            spec::write_nodes(f.nodes, *cmd, out);
             return true;
         }
         return false;
-    }
-    void expect(std::string_view keyword, std::string_view context) {
-        if (at_end()) fail("{}: missing '{}'", context, keyword);
-        if (words_[pos_] != keyword)
-            fail("{}: expected '{}', got '{}'", context, keyword, words_[pos_]);
-        ++pos_;
-    }
-    void expect_end(std::string_view context) {
-        if (!at_end()) fail("{}: unexpected '{}' after the command", context, words_[pos_]);
-    }
+    };
+    return e;
+}
 
-    ip4_addr address(std::string_view what) {
-        auto w = next(what);
-        auto a = ip4_addr::parse(w);
-        if (!a) fail("'{}' is not a valid IPv4 address ({})", w, what);
-        return *a;
-    }
-    // A prefix "A.B.C.D/L"; a bare address is a /32. Host bits are refused.
-    ip4_prefix prefix(std::string_view what) {
-        auto w = next(what);
-        auto p = ip4_prefix::parse(w);
-        if (!p) fail("'{}' is not a valid IPv4 prefix ({})", w, what);
-        if (p->has_host_bits())
-            fail("'{}' has host bits set: did you mean {}?", w, p->network().to_string());
-        return *p;
-    }
-    // An interface address "A.B.C.D/L": host bits expected, length required.
-    ip4_prefix address_with_length(std::string_view what) {
-        auto w = next(what);
-        if (w.find('/') == std::string_view::npos) fail("'{}' needs a prefix length ({})", w, what);
-        auto p = ip4_prefix::parse(w);
-        if (!p) fail("'{}' is not a valid IPv4 address/length ({})", w, what);
-        return *p;
-    }
-    mac_addr mac(std::string_view what) {
-        auto w = next(what);
-        auto m = mac_addr::parse(w);
-        if (!m) fail("'{}' is not a MAC address like 02:00:00:00:00:01 ({})", w, what);
-        return *m;
-    }
-    uint32_t number(std::string_view what, uint32_t min, uint32_t max) {
-        auto w = next(what);
-        uint32_t v = 0;
-        auto [ptr, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
-        if (ec != std::errc() || ptr != w.data() + w.size() || v < min || v > max)
-            fail("'{}' is not a valid {} ({}..{})", w, what, min, max);
+const std::vector<language_entry> &language() {
+    static const std::vector<language_entry> all = [] {
+        std::vector<language_entry> v;
+        v.push_back(entry(address_spec()));
+        v.push_back(entry(route_spec()));
+        v.push_back(entry(neigh_spec()));
+        v.push_back(entry(port_spec()));
+        v.push_back(entry(nat_spec()));
+        v.push_back(entry(proxy_arp_spec()));
+        v.push_back(entry(arp_spec()));
+        v.push_back(entry(batch_spec()));
+        v.push_back(entry(show_spec()));
+        v.push_back(entry(stats_spec()));
+        v.push_back(entry(help_spec()));
         return v;
-    }
-    uint16_t port_id() { return uint16_t(number("port number", 0, 65534)); }
-
-    template <typename... Args>
-    [[noreturn]] void fail(fmt::format_string<Args...> f, Args &&...args) const {
-        throw syntax_error{fmt::format(f, std::forward<Args>(args)...)};
-    }
-
-private:
-    std::vector<std::string_view> words_;
-    size_t pos_ = 0;
-};
-
-cmd_address parse_address(word_cursor &c) {
-    cmd_address cmd;
-    auto verb = c.next("'add' or 'del' after 'address'");
-    if (verb == "add")
-        cmd.add = true;
-    else if (verb == "del")
-        cmd.add = false;
-    else
-        c.fail("address: expected 'add' or 'del', got '{}'", verb);
-    auto p = c.address_with_length("address/length");
-    if (p.len == 0)
-        c.fail("address: '{}' has prefix length 0, not an interface address",
-               ip4_prefix{p.addr, 0}.to_string());
-    cmd.addr = p.addr;
-    cmd.len = p.len;
-    c.expect("port", "address");
-    cmd.port = c.port_id();
-    c.expect_end("address");
-    return cmd;
-}
-
-cmd_route parse_route(word_cursor &c) {
-    cmd_route cmd;
-    auto verb = c.next("'add', 'replace' or 'del' after 'route'");
-    if (verb == "add")
-        cmd.action = cmd_route::op::add;
-    else if (verb == "replace")
-        cmd.action = cmd_route::op::replace;
-    else if (verb == "del")
-        cmd.action = cmd_route::op::del;
-    else
-        c.fail("route: expected 'add', 'replace' or 'del', got '{}'", verb);
-    cmd.prefix = c.prefix("route prefix");
-    if (cmd.action == cmd_route::op::del) {
-        c.expect_end("route del");
-        return cmd;
-    }
-    auto kind = c.next("'via GATEWAY', 'port N' or 'blackhole' after the prefix");
-    if (kind == "via") {
-        cmd.kind = cmd_route::target::via;
-        cmd.gateway = c.address("gateway");
-    } else if (kind == "port") {
-        cmd.kind = cmd_route::target::port;
-        cmd.port = c.port_id();
-    } else if (kind == "blackhole") {
-        cmd.kind = cmd_route::target::blackhole;
-    } else {
-        c.fail("route: expected 'via', 'port' or 'blackhole' after the prefix, got '{}'", kind);
-    }
-    c.expect_end("route");
-    return cmd;
-}
-
-cmd_neigh parse_neigh(word_cursor &c) {
-    cmd_neigh cmd;
-    auto verb = c.next("'add' or 'del' after 'neigh'");
-    if (verb == "add")
-        cmd.add = true;
-    else if (verb == "del")
-        cmd.add = false;
-    else
-        c.fail("neigh: expected 'add' or 'del', got '{}'", verb);
-    cmd.ip = c.address("neighbor address");
-    if (!cmd.add) {
-        c.expect_end("neigh del");
-        return cmd;
-    }
-    c.expect("lladdr", "neigh add");
-    cmd.mac = c.mac("link-layer address");
-    if (cmd.mac.is_multicast() || cmd.mac.is_zero())
-        c.fail("neigh add: {} is not a unicast MAC address", cmd.mac.to_string());
-    c.expect("port", "neigh add");
-    cmd.port = c.port_id();
-    c.expect_end("neigh add");
-    return cmd;
-}
-
-cmd_port parse_port(word_cursor &c) {
-    cmd_port cmd;
-    cmd.port = c.port_id();
-    auto attr = c.next("a port setting (mtu, role, redirects)");
-    if (attr == "mtu") {
-        cmd.what = cmd_port::setting::mtu;
-        // 68: the smallest MTU every IPv4 host must accept (RFC 791); 9702: af_packet's limit.
-        cmd.mtu = uint16_t(c.number("MTU", 68, 9702));
-    } else if (attr == "role") {
-        cmd.what = cmd_port::setting::role;
-        auto role = c.next("'core' or 'access'");
-        auto r = parse_port_role(role);
-        if (!r) c.fail("port role: expected 'core' or 'access', got '{}'", role);
-        cmd.role = *r;
-    } else if (attr == "redirects") {
-        cmd.what = cmd_port::setting::redirects;
-        auto v = c.next("'on' or 'off'");
-        if (v != "on" && v != "off") c.fail("port redirects: expected 'on' or 'off', got '{}'", v);
-        cmd.redirects = v == "on";
-    } else {
-        c.fail("port: unknown setting '{}' (mtu, role, redirects)", attr);
-    }
-    c.expect_end("port");
-    return cmd;
-}
-
-std::optional<uint64_t> parse_epoch(word_cursor &c) {
-    if (!c.accept("epoch")) return std::nullopt;
-    auto w = c.next("epoch number");
-    uint64_t v = 0;
-    auto [ptr, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
-    if (ec != std::errc() || ptr != w.data() + w.size() || v == 0)
-        c.fail("'{}' is not a valid epoch (1..2^64-1)", w);
-    return v;
-}
-
-cmd_nat parse_nat(word_cursor &c) {
-    cmd_nat cmd;
-    auto verb = c.next("'add' or 'del' after 'nat'");
-    if (verb == "add")
-        cmd.add = true;
-    else if (verb == "del")
-        cmd.add = false;
-    else
-        c.fail("nat: expected 'add' or 'del', got '{}'", verb);
-    cmd.home = c.address("home address");
-    if (!cmd.add) {
-        cmd.epoch = parse_epoch(c);
-        c.expect_end("nat del");
-        return cmd;
-    }
-    c.expect("to", "nat add");
-    cmd.care_of = c.address("care-of address");
-    if (c.accept("local")) {
-        c.expect("port", "nat add ... local");
-        cmd.port = c.port_id();
-        cmd.type = c.accept("keep-source") ? binding_kind::local_keep_source : binding_kind::local;
-    }
-    cmd.epoch = parse_epoch(c);
-    c.expect_end("nat add");
-    return cmd;
-}
-
-cmd_proxy_arp parse_proxy_arp(word_cursor &c) {
-    cmd_proxy_arp cmd;
-    auto verb = c.next("'add' or 'del' after 'proxy-arp'");
-    if (verb == "add")
-        cmd.add = true;
-    else if (verb == "del")
-        cmd.add = false;
-    else
-        c.fail("proxy-arp: expected 'add' or 'del', got '{}'", verb);
-    cmd.prefix = c.prefix("proxied prefix");
-    c.expect("port", "proxy-arp");
-    cmd.port = c.port_id();
-    c.expect_end("proxy-arp");
-    return cmd;
-}
-
-cmd_announce parse_arp(word_cursor &c) {
-    cmd_announce cmd;
-    c.expect("announce", "arp");
-    cmd.prefix = c.prefix("address or prefix to announce");
-    c.expect("port", "arp announce");
-    cmd.port = c.port_id();
-    while (!c.at_end()) {
-        if (c.accept("count"))
-            cmd.count = c.number("count", 1, 100);
-        else if (c.accept("interval"))
-            cmd.interval_ms = c.number("interval in ms", 1, 60000);
-        else
-            c.fail("arp announce: expected 'count' or 'interval', got '{}'", c.peek());
-    }
-    return cmd;
-}
-
-cmd_show parse_show(word_cursor &c) {
-    cmd_show cmd;
-    auto what = c.next("what to show (ports, addresses, routes, neigh, stats, nat, proxy-arp)");
-    if (what == "ports")
-        cmd.item = cmd_show::what::ports;
-    else if (what == "addresses")
-        cmd.item = cmd_show::what::addresses;
-    else if (what == "routes")
-        cmd.item = cmd_show::what::routes;
-    else if (what == "neigh")
-        cmd.item = cmd_show::what::neigh;
-    else if (what == "stats")
-        cmd.item = cmd_show::what::stats;
-    else if (what == "nat") {
-        cmd.item = cmd_show::what::nat;
-        if (!c.at_end() && c.peek() != "after" && c.peek() != "limit")
-            cmd.filter = c.prefix("home address or prefix");
-        if (c.accept("after")) cmd.after = c.address("home address to continue after");
-        if (c.accept("limit")) cmd.limit = c.number("limit", 1, cmd_show::kShowNatMaxLimit);
-    } else if (what == "proxy-arp")
-        cmd.item = cmd_show::what::proxy_arp;
-    else
-        c.fail("show: unknown item '{}' (ports, addresses, routes, neigh, stats, nat, proxy-arp)",
-               what);
-    c.expect_end("show");
-    return cmd;
-}
-
-cmd_batch parse_batch(word_cursor &c) {
-    cmd_batch cmd;
-    auto verb = c.next("'begin', 'commit' or 'abort' after 'batch'");
-    if (verb == "begin")
-        cmd.action = cmd_batch::op::begin;
-    else if (verb == "commit")
-        cmd.action = cmd_batch::op::commit;
-    else if (verb == "abort")
-        cmd.action = cmd_batch::op::abort;
-    else
-        c.fail("batch: expected 'begin', 'commit' or 'abort', got '{}'", verb);
-    c.expect_end("batch");
-    return cmd;
+    }();
+    return all;
 }
 
 }  // namespace
@@ -333,32 +434,35 @@ parse_result parse_command(std::string_view line) {
             return {std::nullopt, "command contains a control character"};
         if ((unsigned char)ch >= 0x7f) return {std::nullopt, "command contains a non-ASCII byte"};
     }
-    word_cursor c(line);
-    try {
-        if (c.at_end()) c.fail("empty command (try 'help')");
-        auto head = c.next("command");
-        if (head == "address") return {parse_address(c), {}};
-        if (head == "route") return {parse_route(c), {}};
-        if (head == "neigh") return {parse_neigh(c), {}};
-        if (head == "port") return {parse_port(c), {}};
-        if (head == "show") return {parse_show(c), {}};
-        if (head == "nat") return {parse_nat(c), {}};
-        if (head == "proxy-arp") return {parse_proxy_arp(c), {}};
-        if (head == "arp") return {parse_arp(c), {}};
-        if (head == "batch") return {parse_batch(c), {}};
-        if (head == "stats") {
-            c.expect("reset", "stats");
-            c.expect_end("stats reset");
-            return {cmd_stats_reset{}, {}};
+    auto words = split_words(line);
+    if (words.empty()) return {std::nullopt, "empty command (try 'help')"};
+    for (const language_entry &e : language()) {
+        if (words[0] != e.head) continue;
+        word_cursor c(std::move(words));
+        c.seek(1);
+        try {
+            return {e.parse(c), {}};
+        } catch (const syntax_error &err) {
+            return {std::nullopt, err.message};
         }
-        if (head == "help") {
-            c.expect_end("help");
-            return {cmd_help{}, {}};
-        }
-        c.fail("unknown command '{}' (try 'help')", head);
-    } catch (const syntax_error &e) {
-        return {std::nullopt, e.message};
     }
+    return {std::nullopt, fmt::format("unknown command '{}' (try 'help')", words[0])};
+}
+
+std::string format_command(const command &c) {
+    std::string out;
+    for (const language_entry &e : language())
+        if (e.format(c, out)) return out;
+    return out;
+}
+
+const std::vector<std::string> &command_summary() {
+    static const std::vector<std::string> lines = [] {
+        std::vector<std::string> v;
+        for (const language_entry &e : language()) v.insert(v.end(), e.help.begin(), e.help.end());
+        return v;
+    }();
+    return lines;
 }
 
 bool is_config_change(const command &c) {
@@ -367,142 +471,12 @@ bool is_config_change(const command &c) {
            std::holds_alternative<cmd_nat>(c) || std::holds_alternative<cmd_proxy_arp>(c);
 }
 
-namespace {
-
-// A /32 as its address, any other prefix as A.B.C.D/LEN: what `show nat` and `arp announce`
-// take.
-std::string address_or_prefix(const ip4_prefix &p) {
-    return p.len == 32 ? p.addr.to_string() : p.to_string();
-}
-
-struct formatter {
-    std::string operator()(const cmd_address &c) const {
-        return fmt::format("address {} {}/{} port {}", c.add ? "add" : "del", c.addr.to_string(),
-                           c.len, c.port);
-    }
-    std::string operator()(const cmd_route &c) const {
-        const char *verb = c.action == cmd_route::op::add       ? "add"
-                           : c.action == cmd_route::op::replace ? "replace"
-                                                                : "del";
-        std::string s = fmt::format("route {} {}", verb, c.prefix.to_string());
-        if (c.action == cmd_route::op::del) return s;
-        switch (c.kind) {
-            case cmd_route::target::via: return s + " via " + c.gateway.to_string();
-            case cmd_route::target::port: return s + fmt::format(" port {}", c.port);
-            case cmd_route::target::blackhole: return s + " blackhole";
-        }
-        return s;
-    }
-    std::string operator()(const cmd_neigh &c) const {
-        if (!c.add) return "neigh del " + c.ip.to_string();
-        return fmt::format("neigh add {} lladdr {} port {}", c.ip.to_string(), c.mac.to_string(),
-                           c.port);
-    }
-    std::string operator()(const cmd_port &c) const {
-        switch (c.what) {
-            case cmd_port::setting::mtu: return fmt::format("port {} mtu {}", c.port, c.mtu);
-            case cmd_port::setting::role:
-                return fmt::format("port {} role {}", c.port, to_string(c.role));
-            case cmd_port::setting::redirects:
-                return fmt::format("port {} redirects {}", c.port, c.redirects ? "on" : "off");
-        }
-        return {};
-    }
-    std::string operator()(const cmd_nat &c) const {
-        std::string s =
-            c.add ? fmt::format("nat add {} to {}", c.home.to_string(), c.care_of.to_string())
-                  : "nat del " + c.home.to_string();
-        if (c.add && c.type != binding_kind::forward) {
-            s += fmt::format(" local port {}", c.port);
-            if (c.type == binding_kind::local_keep_source) s += " keep-source";
-        }
-        if (c.epoch) s += fmt::format(" epoch {}", *c.epoch);
-        return s;
-    }
-    std::string operator()(const cmd_proxy_arp &c) const {
-        return fmt::format("proxy-arp {} {} port {}", c.add ? "add" : "del", c.prefix.to_string(),
-                           c.port);
-    }
-    std::string operator()(const cmd_announce &c) const {
-        // The shortest text that parses back to c: a /32 as its address, defaults left out.
-        const cmd_announce defaults;
-        std::string s = fmt::format("arp announce {} port {}", address_or_prefix(c.prefix), c.port);
-        if (c.count != defaults.count) s += fmt::format(" count {}", c.count);
-        if (c.interval_ms != defaults.interval_ms) s += fmt::format(" interval {}", c.interval_ms);
-        return s;
-    }
-    std::string operator()(const cmd_show &c) const {
-        switch (c.item) {
-            case cmd_show::what::ports: return "show ports";
-            case cmd_show::what::addresses: return "show addresses";
-            case cmd_show::what::routes: return "show routes";
-            case cmd_show::what::neigh: return "show neigh";
-            case cmd_show::what::stats: return "show stats";
-            case cmd_show::what::nat: {
-                std::string out = "show nat";
-                if (c.filter) out += " " + address_or_prefix(*c.filter);
-                if (c.after) out += fmt::format(" after {}", c.after->to_string());
-                if (c.limit) out += fmt::format(" limit {}", c.limit);
-                return out;
-            }
-            case cmd_show::what::proxy_arp: return "show proxy-arp";
-        }
-        return {};
-    }
-    std::string operator()(const cmd_stats_reset &) const { return "stats reset"; }
-    std::string operator()(const cmd_help &) const { return "help"; }
-    std::string operator()(const cmd_batch &c) const {
-        return c.action == cmd_batch::op::begin    ? "batch begin"
-               : c.action == cmd_batch::op::commit ? "batch commit"
-                                                   : "batch abort";
-    }
-};
-
-}  // namespace
-
-std::string format_command(const command &c) { return std::visit(formatter{}, c); }
-
 bool is_batchable(const command &c) {
     return is_config_change(c) || std::holds_alternative<cmd_announce>(c);
 }
 
 bool is_read_only(const command &c) {
     return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c);
-}
-
-const std::vector<std::string> &command_summary() {
-    static const std::vector<std::string> lines = {
-        "address add|del A.B.C.D/LEN port N    interface address; adds its connected route",
-        "route add|replace PREFIX via GATEWAY  static route through an on-link gateway",
-        "route add|replace PREFIX port N       on-link route: destinations ARPed on port N",
-        "route add|replace PREFIX blackhole    drop (counted) everything to PREFIX",
-        "route del PREFIX                      remove a static route",
-        "neigh add IP lladdr MAC port N        static neighbor (never ages)",
-        "neigh del IP                          remove a neighbor entry",
-        "port N mtu BYTES                      egress MTU (68..9702)",
-        "port N role core|access               source translation depends on the egress role",
-        "port N redirects on|off               ICMP redirects for packets hairpinned on N",
-        "nat add M to M* [epoch E]             forward binding: dst M->M*, src M*->M to access",
-        "nat add M to M* local port P [keep-source] [epoch E]",
-        "                                      local binding: dst M*->M delivered on P,",
-        "                                      src M->M* to core (keep-source: untranslated)",
-        "nat del M [epoch E]                   remove M's binding (with E: ensure it is absent as "
-        "of E)",
-        "proxy-arp add|del PREFIX port N       answer ARP for PREFIX on port N",
-        "arp announce IP|PREFIX port N [count K] [interval MS]",
-        "                                      gratuitous ARP: each address with the MAC it is "
-        "reached at",
-        "batch begin|commit|abort              the commands between apply all together or not at "
-        "all",
-        "show ports|addresses|routes|neigh|stats|proxy-arp",
-        "show nat [M|PREFIX] [after M] [limit N]",
-        "                                      bindings by home address, N at a time (default",
-        fmt::format("                                      {}; the reply names the next page)",
-                    cmd_show::kShowNatLimit),
-        "stats reset                           restart counters from zero",
-        "help                                  this list",
-    };
-    return lines;
 }
 
 }  // namespace ssw

@@ -1,6 +1,8 @@
 // The command language: one command per line, the same for the startup file, the control
-// socket and sswctl. parse_command checks syntax only; whether a command can be applied to
-// the router's current state is the executor's business (executor.h).
+// socket and sswctl. Each command is a typed value (below) with one spec (command.cc, built
+// with command_spec.h) from which its parser, its canonical text and its help line all come.
+// parse_command checks syntax only; whether a command can be applied to the router's
+// current state is the executor's business (control/router/executor.h).
 #pragma once
 
 #include <optional>
