@@ -121,14 +121,34 @@ std::map<std::string, router_holdings> desired(const topology &topo, const orche
 }
 
 std::string binding_command(const held_binding &h) {
-    std::string cmd =
-        fmt::format("nat add {} to {}", h.b.home.to_string(), h.b.care_of.to_string());
-    if (h.b.is_local()) {
-        cmd += fmt::format(" local port {}", h.b.port);
-        if (h.b.kind == binding_kind::local_keep_source) cmd += " keep-source";
-    }
-    return cmd + fmt::format(" epoch {}", h.epoch);
+    cmd_nat c;
+    c.home = h.b.home;
+    c.care_of = h.b.care_of;
+    c.type = h.b.kind;
+    c.port = h.b.port;
+    c.epoch = h.epoch;
+    return format_command(c);
 }
+
+namespace {
+
+std::string proxy_arp_command(bool add, const std::pair<uint16_t, ip4_prefix> &p) {
+    cmd_proxy_arp c;
+    c.add = add;
+    c.port = p.first;
+    c.prefix = p.second;
+    return format_command(c);
+}
+
+std::string withdrawal_command(ip4_addr m, uint64_t epoch) {
+    cmd_nat c;
+    c.add = false;
+    c.home = m;
+    c.epoch = epoch;
+    return format_command(c);
+}
+
+}  // namespace
 
 std::vector<std::string> diff_commands(const router_holdings &actual, const router_holdings &want,
                                        const std::set<ip4_addr> &homes,
@@ -138,7 +158,7 @@ std::vector<std::string> diff_commands(const router_holdings &actual, const rout
     // Make before break: new proxy entries, then bindings, then removals.
     for (const auto &p : want.proxies)
         if (proxy_scope.count(p) && !actual.proxies.count(p))
-            cmds.push_back(fmt::format("proxy-arp add {} port {}", p.second.to_string(), p.first));
+            cmds.push_back(proxy_arp_command(true, p));
     for (ip4_addr m : homes) {
         auto w = want.bindings.find(m);
         auto a = actual.bindings.find(m);
@@ -150,12 +170,12 @@ std::vector<std::string> diff_commands(const router_holdings &actual, const rout
             auto e = del_epoch.find(m);
             const uint64_t epoch =
                 e != del_epoch.end() ? std::max(e->second, a->second.epoch) : a->second.epoch;
-            cmds.push_back(fmt::format("nat del {} epoch {}", m.to_string(), epoch));
+            cmds.push_back(withdrawal_command(m, epoch));
         }
     }
     for (const auto &p : actual.proxies)
         if (proxy_scope.count(p) && !want.proxies.count(p))
-            cmds.push_back(fmt::format("proxy-arp del {} port {}", p.second.to_string(), p.first));
+            cmds.push_back(proxy_arp_command(false, p));
     return cmds;
 }
 
@@ -165,8 +185,11 @@ orchestrator::orchestrator(topology topo, std::string state_path, transport t)
     : topo_(std::move(topo)), state_path_(std::move(state_path)), send_(std::move(t)) {}
 
 bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string &error) {
-    auto replies =
-        send_(r, {fmt::format("show nat limit {}", fetch_page), "show proxy-arp"}, error);
+    cmd_show nat, proxies;
+    nat.item = cmd_show::what::nat;
+    nat.limit = fetch_page;
+    proxies.item = cmd_show::what::proxy_arp;
+    auto replies = send_(r, {format_command(nat), format_command(proxies)}, error);
     if (!replies) return false;
     if (!reply_ok((*replies)[0]) || !reply_ok((*replies)[1])) {
         error = reply_error(reply_ok((*replies)[0]) ? (*replies)[1] : (*replies)[0]);
@@ -250,10 +273,15 @@ std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s,
     return std::nullopt;
 }
 
-void orchestrator::announce(const std::string &router, const std::string &what, uint16_t port,
+void orchestrator::announce(const std::string &router, const ip4_prefix &what, uint16_t port,
                             result &res) {
     std::string error;
-    const std::string cmd = fmt::format("arp announce {} port {} count 3 interval 100", what, port);
+    cmd_announce a;
+    a.prefix = what;
+    a.port = port;
+    a.count = 3;
+    a.interval_ms = 100;
+    const std::string cmd = format_command(a);
     auto replies = send_(topo_.routers.at(router), {cmd}, error);
     if (!replies)
         res.log.push_back(fmt::format("{}: {} not sent: {}", router, cmd, error));
@@ -431,15 +459,15 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
     // Caches: the VM's (home neighbours, its gateway), the home segment's (M), the old
     // segment's (M). Hosts may miss one frame: announcements go in bursts.
     if (target != home) {
-        announce(target->router, home->prefix.to_string(), target->port, res);
-        announce(home->router, m->to_string(), home->port, res);
+        announce(target->router, home->prefix, target->port, res);
+        announce(home->router, ip4_prefix{*m, 32}, home->port, res);
     } else {
         // Back home, the VM's cache still points home neighbours at the foreign router: the
         // home router tells the segment its own MAC and the neighbours' true ones.
-        announce(home->router, home->prefix.to_string(), home->port, res);
+        announce(home->router, home->prefix, home->port, res);
     }
     if (old_at && old_at != home && old_at != target)
-        announce(old_at->router, m->to_string(), old_at->port, res);
+        announce(old_at->router, ip4_prefix{*m, 32}, old_at->port, res);
     return res;
 }
 

@@ -103,7 +103,7 @@ private:
                                                           const std::set<ip4_addr> &homes) const;
     std::optional<ip4_addr> allocate_care_of(const topo_subnet &s, const orchestrator_state &st,
                                              ip4_addr vm) const;
-    void announce(const std::string &router, const std::string &what, uint16_t port, result &res);
+    void announce(const std::string &router, const ip4_prefix &what, uint16_t port, result &res);
 
     topology topo_;
     std::string state_path_;

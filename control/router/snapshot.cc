@@ -5,51 +5,53 @@
 
 namespace ssw {
 
+// Typed commands, written in their canonical text (format_command): a snapshot is replayed
+// through the parser like any command file.
 std::vector<std::string> executor::snapshot_commands() const {
     std::vector<std::string> out;
+    auto add = [&out](const command &c) { out.push_back(format_command(c)); };
     for (uint16_t p = 0; p < model_.ports.size(); ++p) {
         const port_settings &ps = model_.ports[p];
-        out.push_back(fmt::format("port {} mtu {}", p, ps.mtu));
-        if (ps.role == port_role::core) out.push_back(fmt::format("port {} role core", p));
-        if (ps.redirects) out.push_back(fmt::format("port {} redirects on", p));
+        add(cmd_port{.port = p, .what = cmd_port::setting::mtu, .mtu = ps.mtu});
+        if (ps.role == port_role::core)
+            add(cmd_port{.port = p, .what = cmd_port::setting::role, .role = ps.role});
+        if (ps.redirects)
+            add(cmd_port{.port = p, .what = cmd_port::setting::redirects, .redirects = true});
     }
     for (uint16_t p = 0; p < model_.addresses.size(); ++p)
         for (const auto &ia : model_.addresses[p])
-            out.push_back(fmt::format("address add {}/{} port {}", ia.addr.to_string(), ia.len, p));
+            add(cmd_address{.add = true, .addr = ia.addr, .len = ia.len, .port = p});
     for (const auto &[pfx, e] : model_.routes) {
         if (e.origin != route_origin::static_route) continue;
+        cmd_route r{.prefix = pfx, .gateway = e.nh.gateway, .port = e.nh.port};
         switch (e.nh.type) {
-            case next_hop::kind::gateway:
-                out.push_back(
-                    fmt::format("route add {} via {}", pfx.to_string(), e.nh.gateway.to_string()));
-                break;
-            case next_hop::kind::connected:
-                out.push_back(fmt::format("route add {} port {}", pfx.to_string(), e.nh.port));
-                break;
-            case next_hop::kind::blackhole:
-                out.push_back(fmt::format("route add {} blackhole", pfx.to_string()));
-                break;
+            case next_hop::kind::gateway: r.kind = cmd_route::target::via; break;
+            case next_hop::kind::connected: r.kind = cmd_route::target::port; break;
+            case next_hop::kind::blackhole: r.kind = cmd_route::target::blackhole; break;
             case next_hop::kind::local:
-            case next_hop::kind::broadcast: break;
+            case next_hop::kind::broadcast: continue;
         }
+        add(r);
     }
     for (const auto &[ip, n] : model_.static_neighbors)
-        out.push_back(fmt::format("neigh add {} lladdr {} port {}", ip.to_string(),
-                                  n.first.to_string(), n.second));
+        add(cmd_neigh{.add = true, .ip = ip, .mac = n.first, .port = n.second});
     for (const auto &[port, pfx] : model_.proxy.entries())
-        out.push_back(fmt::format("proxy-arp add {} port {}", pfx.to_string(), port));
-    for (const auto &[m, e] : model_.bindings) {
-        cmd_nat c;
-        c.home = e.b.home;
-        c.care_of = e.b.care_of;
-        c.type = e.b.kind;
-        c.port = e.b.port;
-        c.epoch = e.epoch;
-        out.push_back(format_command(c));
-    }
+        add(cmd_proxy_arp{.add = true, .prefix = pfx, .port = port});
+    for (const auto &[m, e] : model_.bindings)
+        add(cmd_nat{.add = true,
+                    .home = e.b.home,
+                    .care_of = e.b.care_of,
+                    .type = e.b.kind,
+                    .port = e.b.port,
+                    .epoch = e.epoch});
     // Deletions keep their epoch, so that a delayed older update stays refused.
     for (const auto &[m, epoch] : model_.deleted_epoch)
-        out.push_back(fmt::format("nat del {} epoch {}", ip4_addr(m).to_string(), epoch));
+        add(cmd_nat{.add = false,
+                    .home = ip4_addr(m),
+                    .care_of = {},
+                    .type = binding_kind::forward,
+                    .port = 0,
+                    .epoch = epoch});
     return out;
 }
 

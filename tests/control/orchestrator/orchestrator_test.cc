@@ -533,8 +533,8 @@ TEST_F(Orchestrator, MoveToForeign) {
     // Then the announcements: the home prefix on the foreign segment, M on the home one.
     EXPECT_EQ(announcements(),
               (std::vector<std::pair<std::string, std::string>>{
-                  {"R2", "arp announce 192.168.11.0/24 port 1 count 3 interval 100"},
-                  {"R3", "arp announce 192.168.11.3 port 1 count 3 interval 100"}}));
+                  {"R2", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                  {"R3", "arp announce 192.168.11.3 port 1 interval 100"}}));
     const orchestrator_state st = load();
     ASSERT_EQ(st.vms.count(kC), 1u);
     EXPECT_EQ(st.vms.at(kC), (vm_state{kC, "foreign", A("192.168.10.100"), false, 1}));
@@ -618,9 +618,9 @@ TEST_F(Orchestrator, ForeignToForeign) {
                                     "proxy-arp del 192.168.11.0/24 port 1"}));
     EXPECT_EQ(announcements(mark),
               (std::vector<std::pair<std::string, std::string>>{
-                  {"R4", "arp announce 192.168.11.0/24 port 1 count 3 interval 100"},
-                  {"R3", "arp announce 192.168.11.3 port 1 count 3 interval 100"},
-                  {"R2", "arp announce 192.168.11.3 port 1 count 3 interval 100"}}));
+                  {"R4", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                  {"R3", "arp announce 192.168.11.3 port 1 interval 100"},
+                  {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
     expect_consistent();
 }
 
@@ -644,8 +644,8 @@ TEST_F(Orchestrator, ReturnHomeRemovesBindings) {
     }
     EXPECT_EQ(announcements(mark),
               (std::vector<std::pair<std::string, std::string>>{
-                  {"R3", "arp announce 192.168.11.0/24 port 1 count 3 interval 100"},
-                  {"R2", "arp announce 192.168.11.3 port 1 count 3 interval 100"}}));
+                  {"R3", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                  {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
     const auto st = load();
     EXPECT_EQ(st.vms.at(kC).location, "home");
     EXPECT_TRUE(st.vms.at(kC).care_of.is_zero());
