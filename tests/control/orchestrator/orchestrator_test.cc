@@ -531,10 +531,9 @@ TEST_F(Orchestrator, MoveToForeign) {
     EXPECT_EQ(b[2].second, strings{"nat add 192.168.11.3 to 192.168.10.100 epoch 1"});
     EXPECT_EQ(b[3].second, strings{"nat add 192.168.11.3 to 192.168.10.100 epoch 1"});
     // Then the announcements: the home prefix on the foreign segment, M on the home one.
-    EXPECT_EQ(announcements(),
-              (std::vector<std::pair<std::string, std::string>>{
-                  {"R2", "arp announce 192.168.11.0/24 port 1 interval 100"},
-                  {"R3", "arp announce 192.168.11.3 port 1 interval 100"}}));
+    EXPECT_EQ(announcements(), (std::vector<std::pair<std::string, std::string>>{
+                                   {"R2", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                                   {"R3", "arp announce 192.168.11.3 port 1 interval 100"}}));
     const orchestrator_state st = load();
     ASSERT_EQ(st.vms.count(kC), 1u);
     EXPECT_EQ(st.vms.at(kC), (vm_state{kC, "foreign", A("192.168.10.100"), false, 1}));
@@ -616,11 +615,10 @@ TEST_F(Orchestrator, ForeignToForeign) {
     EXPECT_EQ(b[2].second, strings{"nat add 192.168.11.3 to 192.168.12.100 epoch 2"});
     EXPECT_EQ(b[3].second, (strings{"nat add 192.168.11.3 to 192.168.12.100 epoch 2",
                                     "proxy-arp del 192.168.11.0/24 port 1"}));
-    EXPECT_EQ(announcements(mark),
-              (std::vector<std::pair<std::string, std::string>>{
-                  {"R4", "arp announce 192.168.11.0/24 port 1 interval 100"},
-                  {"R3", "arp announce 192.168.11.3 port 1 interval 100"},
-                  {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
+    EXPECT_EQ(announcements(mark), (std::vector<std::pair<std::string, std::string>>{
+                                       {"R4", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                                       {"R3", "arp announce 192.168.11.3 port 1 interval 100"},
+                                       {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
     expect_consistent();
 }
 
@@ -642,10 +640,9 @@ TEST_F(Orchestrator, ReturnHomeRemovesBindings) {
         EXPECT_TRUE(r.proxies.empty()) << name;
         EXPECT_EQ(r.tombstones.at(kC), 2u) << name << ": the deletion keeps its epoch";
     }
-    EXPECT_EQ(announcements(mark),
-              (std::vector<std::pair<std::string, std::string>>{
-                  {"R3", "arp announce 192.168.11.0/24 port 1 interval 100"},
-                  {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
+    EXPECT_EQ(announcements(mark), (std::vector<std::pair<std::string, std::string>>{
+                                       {"R3", "arp announce 192.168.11.0/24 port 1 interval 100"},
+                                       {"R2", "arp announce 192.168.11.3 port 1 interval 100"}}));
     const auto st = load();
     EXPECT_EQ(st.vms.at(kC).location, "home");
     EXPECT_TRUE(st.vms.at(kC).care_of.is_zero());
