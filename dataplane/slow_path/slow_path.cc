@@ -117,6 +117,16 @@ std::vector<std::pair<ip4_addr, mac_addr>> slow_path::announcement_for(
     return out;
 }
 
+void slow_path::reply_arp(rte_mbuf *m, uint16_t port, const arp_message &request, event counted) {
+    // Answer in place: the request's buffer becomes the reply, from this port's MAC.
+    const mac_addr &mine = r_.runtime(port).mac;
+    arp_message reply{kArpReply, mine, request.target_ip, request.sender_mac, request.sender_ip};
+    build_arp_frame(rte_pktmbuf_mtod(m, uint8_t *), request.sender_mac, mine, reply);
+    m->data_len = m->pkt_len = kArpFrameLen;
+    counters_.count(counted);
+    send_frame(m, port);
+}
+
 void slow_path::send_garp(uint16_t port, ip4_addr a, const mac_addr &mac) {
     rte_mbuf *m = alloc_frame();
     if (!m) return;
@@ -198,13 +208,7 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
             if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac,
                                       neighbor_cache::arp_kind::request_to_us, now))
                 counters_.count(event::neighbors_learned);
-            // Answer in place: the request's buffer becomes the reply.
-            const mac_addr &mine = r_.runtime(port).mac;
-            arp_message reply{kArpReply, mine, msg.target_ip, msg.sender_mac, msg.sender_ip};
-            build_arp_frame(rte_pktmbuf_mtod(m, uint8_t *), msg.sender_mac, mine, reply);
-            m->data_len = m->pkt_len = kArpFrameLen;
-            counters_.count(event::arp_replies_sent);
-            send_frame(m, port);
+            reply_arp(m, port, msg, event::arp_replies_sent);
             return;
         }
         if (learnable &&
@@ -225,12 +229,7 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
         if (learnable && nc.learn(msg.sender_ip, port, msg.sender_mac,
                                   neighbor_cache::arp_kind::request_to_us, now))
             counters_.count(event::neighbors_learned);
-        const mac_addr &mine = r_.runtime(port).mac;
-        arp_message reply{kArpReply, mine, msg.target_ip, msg.sender_mac, msg.sender_ip};
-        build_arp_frame(rte_pktmbuf_mtod(m, uint8_t *), msg.sender_mac, mine, reply);
-        m->data_len = m->pkt_len = kArpFrameLen;
-        counters_.count(event::proxy_arp_replies);
-        send_frame(m, port);
+        reply_arp(m, port, msg, event::proxy_arp_replies);
         return;
     }
     // Not addressed to us: gratuitous ARP and others refresh an entry we already have; from a

@@ -15,6 +15,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/net/net_types.h"
+#include "dataplane/packet/arp.h"
 #include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/slow_path/token_bucket.h"
 #include "dataplane/tables/proxy_arp.h"
@@ -113,6 +114,9 @@ private:
     void drop(rte_mbuf *m, drop_reason why);
     void send_redirect(rte_mbuf *m, uint16_t in_port, ip4_addr gateway);
     void send_garp(uint16_t port, ip4_addr a, const mac_addr &mac);
+    // Turns ARP request `m` into the reply for its target, sent on `port`, counted under
+    // `counted`.
+    void reply_arp(rte_mbuf *m, uint16_t port, const arp_message &request, event counted);
 
     struct announcement {
         uint16_t port;
