@@ -14,17 +14,20 @@
 
 import json
 import os
+import re
 import sys
 import tempfile
 import unittest
+from types import SimpleNamespace
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
 
 from sswlab import require_root  # noqa: E402
 from sswlab.hosts import (HttpServer, arping, http_get, ping, udp_echo_server,  # noqa: E402
                           udp_query)
-from sswlab.netns import Topology, wait_until  # noqa: E402
+from sswlab.netns import Topology, run, wait_until  # noqa: E402
 from sswlab.router import Router  # noqa: E402
+from sswlab.testbed import Testbed  # noqa: E402
 
 M, MSTAR = "192.168.11.3", "192.168.10.3"
 M2, M2STAR = "192.168.11.4", "10.0.0.4"
@@ -38,6 +41,17 @@ CONFIG = [
     f"nat add {M} to {MSTAR} local port 2",
     "proxy-arp add 192.168.11.0/24 port 2",
 ]
+
+
+def capture(topo, ns, ifname, name):
+    """tcpdump on ns/ifname (IPv4), returned once it is listening: the testbed's capture
+    (Testbed.capture, which needs only a directory for the pcap), in this test's topology."""
+    return Testbed.capture(SimpleNamespace(dir=topo.tmpdir("ssw-capture-")), ns, ifname, name)
+
+
+def pcap_lines(path):
+    """The captured packets, one line each (tcpdump -n -q)."""
+    return run(["tcpdump", "-r", path, "-n", "-q"], check=False).stdout.splitlines()
 
 
 class ServiceSwitchTest(unittest.TestCase):
@@ -167,6 +181,48 @@ class ServiceSwitchTest(unittest.TestCase):
         r = ping(self.x, MSTAR, count=3, interval=0.1)
         self.assertEqual(r.reply_sources, {MSTAR}, r.raw)
 
+    # -- what the core sees --
+
+    def test_core_link_carries_care_of_addresses_only(self):
+        """Captured on X's end of the core link while hosts ping across both bindings: X's
+        pings to the moved VM go out to M* and come back from M*, the VM's own pings leave the
+        router from M*, and E's pings to M2 reach the core as M2*. No packet on the core
+        carries a home address (docs/DESIGN.md §2.1)."""
+        proc, path = capture(self.topo, self.x, "eth0", "core")
+        try:
+            to_vm = ping(self.x, MSTAR, count=5, interval=0.05)
+            from_vm = ping(self.c, "10.0.0.2", count=5, interval=0.05)
+            to_m2 = ping(self.e, M2, count=5, interval=0.05)
+            # Three pings of 5 requests and 5 replies; tcpdump -U writes each as it comes.
+            wait_until(lambda: sum(" ICMP echo " in l for l in pcap_lines(path)) >= 30,
+                       timeout=10, what="the core capture to hold the 30 pings")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)
+            proc.stderr.close()
+        self.assertEqual((to_vm.loss, to_vm.reply_sources), (0, {MSTAR}), to_vm.raw)
+        self.assertEqual((from_vm.loss, from_vm.reply_sources), (0, {"10.0.0.2"}), from_vm.raw)
+        self.assertEqual((to_m2.loss, to_m2.reply_sources), (0, {M2}), to_m2.raw)
+        lines = pcap_lines(path)
+        seen = {}
+        for line in lines:
+            m = re.search(r"IP ([\d.]+) > ([\d.]+): ICMP (echo request|echo reply)", line)
+            if m:
+                seen[m.groups()] = seen.get(m.groups(), 0) + 1
+            addrs = set(re.findall(r"\d+\.\d+\.\d+\.\d+", line))
+            self.assertFalse(addrs & {M, M2}, f"the core link carried a home address: {line}")
+        self.assertEqual(seen, {
+            # X to the moved VM, by its care-of address, and the VM's replies from M*.
+            ("10.0.0.2", MSTAR, "echo request"): 5,
+            (MSTAR, "10.0.0.2", "echo reply"): 5,
+            # The VM's pings, its source translated M -> M* on the way to the core.
+            (MSTAR, "10.0.0.2", "echo request"): 5,
+            ("10.0.0.2", MSTAR, "echo reply"): 5,
+            # E's pings to M2 travel the core as M2*.
+            ("203.0.113.10", M2STAR, "echo request"): 5,
+            (M2STAR, "203.0.113.10", "echo reply"): 5,
+        }, "\n".join(lines))
+
     # -- proxy-ARP --
 
     def test_proxy_arp_answers_exactly_when_it_should(self):
@@ -192,6 +248,10 @@ class ServiceSwitchTest(unittest.TestCase):
         c_mac = self.c.mac("eth0")
         self.b.run("ip neigh replace 192.168.11.1 lladdr 02:00:00:00:00:01 dev eth0 nud stale")
         self.b.run(f"ip neigh replace {M} lladdr {c_mac} dev eth0 nud stale")
+        # A confirmed entry for M (any test that reached C leaves one) would be announced too,
+        # with C's own MAC (docs/DESIGN.md §2.3); without it the router announces 253.
+        if any(n["ip"] == M for n in self.router.ctl("show neigh")):
+            self.router.ctl(f"neigh del {M}")
         before = self.router.counter("garp_sent")
         data = self.router.ctl("arp announce 192.168.11.0/24 port 2 count 2 interval 50")
         self.assertEqual(data["addresses"], 253)  # 254 hosts minus M (a local binding here)
