@@ -9,6 +9,7 @@ from one to the other while h1 pings it.
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +30,29 @@ CONFIG = [
     "address add 203.0.113.1/24 port 2",
     "route add 10.9.9.0/24 via 198.51.100.2",
 ]
+
+# What CONFIG installs, as `show routes` lists it: prefix -> (type, via, port). Each address
+# brings its /32 (local), its subnet (connected), and the subnet's network and broadcast /32s
+# (never forwarded, RFC 1812 5.3.5.2).
+ROUTES = {
+    "10.9.9.0/24": ("static", "198.51.100.2", 1),
+    **{f"{net}.{host}": (kind, "", port)
+       for port, net in enumerate(("192.0.2", "198.51.100", "203.0.113"))
+       for host, kind in (("0/24", "connected"), ("1/32", "local"), ("0/32", "broadcast"),
+                          ("255/32", "broadcast"))},
+}
+PORT_ADDRESSES = ["192.0.2.1/24", "198.51.100.1/24", "203.0.113.1/24"]
+
+
+def parse_table(text):
+    """Rows of a table as sswctl renders it (control/ctl/table_format.cc): a line of column
+    names, then a line per row, each cell starting where its column's name does; "-" is an
+    empty cell."""
+    lines = text.splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", lines[0])]
+    names = lines[0].split()
+    return [{n: line[a:b].strip() for n, a, b in zip(names, starts, starts[1:] + [None])}
+            for line in lines[1:]]
 
 
 def build_hosts(topo, router_ns):
@@ -188,9 +212,29 @@ class RoutingTest(unittest.TestCase):
         res = self.router.sswctl("show", "routes", check=True)
         self.assertIn("prefix", res.stdout.splitlines()[0])
         self.assertIn("10.9.9.0/24", res.stdout)
+        # Every route of the configuration, with its origin, gateway and port; nothing else.
+        rows = parse_table(res.stdout)
+        self.assertEqual({r["prefix"]: (r["type"], r["via"], r["port"]) for r in rows},
+                         {p: (t, v or "-", str(port)) for p, (t, v, port) in ROUTES.items()})
+        self.assertEqual(len(rows), len(ROUTES), res.stdout)
+        self.assertEqual({r["prefix"]: (r["type"], r["via"], r["port"])
+                          for r in self.router.ctl("show routes")}, ROUTES)
+
         res = self.router.sswctl("show", "ports", check=True)
         self.assertIn(self.router.port_mac(0), res.stdout)
         self.assertIn("up", res.stdout)
+        # Each port: the interface it drives (af_packet takes the interface's MAC), link up,
+        # its addresses and settings.
+        for rows in (parse_table(res.stdout), self.router.ctl("show ports")):
+            self.assertEqual(len(rows), 3, res.stdout)
+            for i, row in enumerate(rows):
+                got = {k: str(row[k]) for k in ("port", "mac", "link", "mtu", "role",
+                                                 "redirects", "addresses")}
+                self.assertEqual(got, {"port": str(i), "mac": self.rns.mac(f"p{i}"), "link": "up",
+                                       "mtu": "1500", "role": "access", "redirects": "off",
+                                       "addresses": PORT_ADDRESSES[i]}, res.stdout)
+        self.assertEqual(self.router.ctl("show addresses"),
+                         [{"port": i, "address": a} for i, a in enumerate(PORT_ADDRESSES)])
 
 
 class StartupTest(unittest.TestCase):
