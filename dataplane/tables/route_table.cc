@@ -1,5 +1,7 @@
 #include "dataplane/tables/route_table.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 #include <rte_errno.h>
 
@@ -68,8 +70,9 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
         error = fmt::format("{} has host bits set", prefix.to_string());
         return false;
     }
-    auto existing = routes_.find(prefix);
-    if (existing == routes_.end() && routes_.size() >= max_routes_) {
+    const next_hop *existing = find(prefix);
+    const std::optional<next_hop> old = existing ? std::optional(*existing) : std::nullopt;
+    if (!old && size_ >= max_routes_) {
         error = fmt::format("route table full ({} routes)", max_routes_);
         return false;
     }
@@ -90,32 +93,33 @@ bool route_table::set(const ip4_prefix &prefix, const next_hop &nh, std::string 
                     : fmt::format("cannot add {}: {}", prefix.to_string(), rte_strerror(-rc));
         return false;
     }
-    if (existing != routes_.end()) {
-        next_hop old = existing->second;
-        existing->second = nh;
-        release_hop(old);
-    } else {
-        routes_.emplace(prefix, nh);
-    }
+    if (old)
+        release_hop(*old);
+    else
+        ++size_;
     return true;
 }
 
 bool route_table::remove(const ip4_prefix &prefix) {
-    auto it = routes_.find(prefix);
-    if (it == routes_.end()) return false;
+    const next_hop *existing = find(prefix);
+    if (!existing) return false;
+    const next_hop old = *existing;
     if (prefix.len == 0)
         default_.store(kNoRoute, std::memory_order_release);
     else if (rte_lpm_delete(lpm_, prefix.addr.host(), prefix.len) != 0)
         return false;
-    next_hop old = it->second;
-    routes_.erase(it);
+    --size_;
     release_hop(old);
     return true;
 }
 
 const next_hop *route_table::find(const ip4_prefix &prefix) const {
-    auto it = routes_.find(prefix);
-    return it == routes_.end() ? nullptr : &it->second;
+    uint32_t idx = kNoRoute;
+    if (prefix.len == 0)
+        idx = default_hop();
+    else if (rte_lpm_is_rule_present(lpm_, prefix.addr.host(), prefix.len, &idx) != 1)
+        return nullptr;
+    return idx == kNoRoute ? nullptr : &hops_[idx];
 }
 
 }  // namespace ssw

@@ -77,8 +77,10 @@ public:
     // must have no host bits set.
     bool set(const ip4_prefix &prefix, const next_hop &nh, std::string &error);
     bool remove(const ip4_prefix &prefix);
+    // The next hop of exactly `prefix`, if it is a route (asked of the LPM: the table keeps
+    // no list of its own; the control model has the routes with their origins).
     const next_hop *find(const ip4_prefix &prefix) const;
-    const std::map<ip4_prefix, next_hop> &routes() const { return routes_; }
+    uint32_t size() const { return size_; }
     uint32_t max_routes() const { return max_routes_; }
 
 private:
@@ -91,7 +93,7 @@ private:
     std::vector<next_hop> hops_;                                 // read by workers
     std::map<next_hop, std::pair<uint32_t, uint32_t>> hop_ids_;  // nh -> (index, refcount)
     std::vector<uint32_t> free_hops_;
-    std::map<ip4_prefix, next_hop> routes_;  // the writer's copy, for show and exact match
+    uint32_t size_ = 0;  // routes held, the default route included
     std::atomic<uint32_t> default_{kNoRoute};
 };
 

@@ -91,7 +91,7 @@ protected:
     void refused(const std::string &line, const std::string &mention) {
         const auto before = ex_->snapshot_commands();
         const size_t nat_before = r_->nat().size(), proxy_before = r_->proxy_arp().size();
-        const size_t routes_before = r_->routes().routes().size();
+        const size_t routes_before = r_->routes().size();
         reply r = run(line);
         EXPECT_FALSE(r.ok) << "'" << line << "' accepted";
         EXPECT_NE(r.error.find(mention), std::string::npos)
@@ -100,7 +100,7 @@ protected:
         EXPECT_EQ(ex_->snapshot_commands(), before) << "'" << line << "' changed the model";
         EXPECT_EQ(r_->nat().size(), nat_before);
         EXPECT_EQ(r_->proxy_arp().size(), proxy_before);
-        EXPECT_EQ(r_->routes().routes().size(), routes_before);
+        EXPECT_EQ(r_->routes().size(), routes_before);
     }
     std::vector<command> parse_all(const std::vector<std::string> &lines) {
         std::vector<command> cmds;

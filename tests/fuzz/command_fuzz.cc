@@ -105,13 +105,13 @@ void check_consistency(const control_model &m, std::string_view after) {
         FUZZ_CHECK(m.addresses[p] == r.addresses(p), "after '{}': port {} addresses differ", after,
                    p);
 
-    const auto &routes = r.routes().routes();
+    const route_table &routes = r.routes();
     FUZZ_CHECK(routes.size() == m.routes.size(), "after '{}': {} routes installed, model has {}",
                after, routes.size(), m.routes.size());
     for (const auto &[pfx, e] : m.routes) {
-        auto it = routes.find(pfx);
-        FUZZ_CHECK(it != routes.end() && it->second == e.nh, "after '{}': route {} not as modelled",
-                   after, pfx.to_string());
+        const next_hop *nh = routes.find(pfx);
+        FUZZ_CHECK(nh && *nh == e.nh, "after '{}': route {} not as modelled", after,
+                   pfx.to_string());
         for (ip4_addr a : {pfx.addr, pfx.broadcast()}) {
             const route_entry *want = model_lookup(m, a);
             const next_hop *got = r.routes().lookup(a);
@@ -229,7 +229,7 @@ void teardown(executor &ex) {
     }
     check_consistency(m, "teardown");
     router &r = *g_router;
-    FUZZ_CHECK(m.routes.empty() && r.routes().routes().empty() &&
+    FUZZ_CHECK(m.routes.empty() && r.routes().size() == 0 &&
                    r.routes().default_hop() == route_table::kNoRoute,
                "routes left after teardown");
     FUZZ_CHECK(r.nat().size() == 0 && r.nat().empty(), "bindings left after teardown");

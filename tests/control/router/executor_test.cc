@@ -24,7 +24,7 @@ TEST_F(Executor, BatchRefusedLastCommandChangesNothing) {
     ok("nat add 192.168.11.9 to 192.168.10.9");
     const auto snap = ex_->snapshot_commands();
     const size_t nat_size = r_->nat().size(), proxy_size = r_->proxy_arp().size();
-    const size_t routes = r_->routes().routes().size();
+    const size_t routes = r_->routes().size();
     const auto cmds = parse_all({
         "address add 10.3.0.1/24 port 2", "route add 172.20.0.0/16 via 10.3.0.254",
         "nat add 192.168.11.3 to 192.168.10.3 local port 1 epoch 4", "nat del 192.168.11.9",
@@ -40,7 +40,7 @@ TEST_F(Executor, BatchRefusedLastCommandChangesNothing) {
     EXPECT_EQ(ex_->snapshot_commands(), snap);
     EXPECT_EQ(r_->nat().size(), nat_size);
     EXPECT_EQ(r_->proxy_arp().size(), proxy_size);
-    EXPECT_EQ(r_->routes().routes().size(), routes);
+    EXPECT_EQ(r_->routes().size(), routes);
     EXPECT_TRUE(r_->addresses(2).empty());
     EXPECT_EQ(r_->routes().find(P("172.20.0.0/16")), nullptr);
     EXPECT_EQ(r_->routes().find(P("10.3.0.0/24")), nullptr);

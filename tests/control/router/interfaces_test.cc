@@ -62,7 +62,7 @@ TEST_F(Interfaces, AddressAddInstallsLocalAndConnectedRoutes) {
     EXPECT_EQ(r_->routes().find(P("10.0.0.0/24")), nullptr);
     EXPECT_EQ(r_->routes().lookup(A("10.0.0.77")), nullptr);
     EXPECT_TRUE(r_->addresses(0).empty());
-    EXPECT_TRUE(r_->routes().routes().empty());
+    EXPECT_EQ(r_->routes().size(), 0u);
 
     // /31 and /32 have no network or broadcast address.
     ok("address add 10.9.0.0/31 port 1");
