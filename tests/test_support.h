@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -30,6 +33,38 @@ inline std::string source_file(const std::string &rel) {
         }
     }
     return {};
+}
+
+// A fresh directory under /tmp, removed with all it holds when the object goes.
+class temp_dir {
+public:
+    explicit temp_dir(const std::string &tag) {
+        std::string tmpl = "/tmp/" + tag + "-XXXXXX";
+        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + " failed");
+        path_ = tmpl;
+    }
+    temp_dir(const temp_dir &) = delete;
+    temp_dir &operator=(const temp_dir &) = delete;
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    const std::string &path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// A whole file's bytes (empty when it cannot be read), and a file written with `data` only.
+inline std::string read_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+inline void write_file(const std::string &path, const std::string &data) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << data;
 }
 
 // conf/testbed/topology.json of the source tree; empty when not found.

@@ -230,24 +230,15 @@ TEST(BindingCommand, ParsesBackToTheSameBinding) {
 
 class StateDir : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/ssw-orchestrator-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/vm-state.json";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    void write(const std::string &text) const {
-        std::ofstream out(path_, std::ios::trunc);
-        out << text;
-    }
+    void write(const std::string &text) const { test::write_file(path_, text); }
     orchestrator_state load() const {
         orchestrator_state st;
         std::string err;
         EXPECT_TRUE(orchestrator_state::load(path_, st, err)) << err;
         return st;
     }
-    std::string dir_, path_;
+    test::temp_dir tmp_{"ssw-orchestrator-test"};
+    std::string dir_ = tmp_.path(), path_ = dir_ + "/vm-state.json";
 };
 
 TEST_F(StateDir, SaveLoadRoundTrip) {

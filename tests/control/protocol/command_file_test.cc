@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "control/protocol/command_file.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
@@ -16,21 +17,9 @@ namespace {
 // A file in a fresh temporary directory, removed afterwards.
 class CommandFile : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/ssw-cmdfile-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/startup.conf";
-    }
-    void TearDown() override {
-        std::remove(path_.c_str());
-        rmdir(dir_.c_str());
-    }
-    void write(const std::string &text) {
-        std::ofstream out(path_, std::ios::binary);
-        out << text;
-    }
-    std::string dir_, path_;
+    void write(const std::string &text) { test::write_file(path_, text); }
+    test::temp_dir tmp_{"ssw-cmdfile"};
+    std::string dir_ = tmp_.path(), path_ = dir_ + "/startup.conf";
 };
 
 TEST_F(CommandFile, SkipsBlanksAndCommentsKeepsLineNumbers) {

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "control/protocol/durable_file.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
@@ -27,23 +28,9 @@ namespace fs = std::filesystem;
 
 class DurableFile : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/ssw-durable-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/state";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    static std::string read(const std::string &path) {
-        std::ifstream in(path, std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
+    static std::string read(const std::string &path) { return test::read_file(path); }
     static void write_plain(const std::string &path, const std::string &data) {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out << data;
+        test::write_file(path, data);
     }
     // The names in the folder: what a write left behind.
     std::set<std::string> entries() const {
@@ -51,7 +38,8 @@ protected:
         for (const auto &e : fs::directory_iterator(dir_)) out.insert(e.path().filename());
         return out;
     }
-    std::string dir_, path_;
+    test::temp_dir tmp_{"ssw-durable"};
+    std::string dir_ = tmp_.path(), path_ = dir_ + "/state";
 };
 
 TEST_F(DurableFile, WritesNewFileAndReplacesOldOne) {

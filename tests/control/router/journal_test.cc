@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "control/router/journal.h"
+#include "tests/test_support.h"
 
 namespace ssw {
 namespace {
@@ -22,26 +23,12 @@ using lines = std::vector<std::string>;
 
 class Journal : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/ssw-journal-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        root_ = tmpl;
-        dir_ = root_ + "/state";
-    }
-    void TearDown() override { fs::remove_all(root_); }
-
-    std::string read(const std::string &name) const {
-        std::ifstream in(dir_ + "/" + name, std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
+    std::string read(const std::string &name) const { return test::read_file(dir_ + "/" + name); }
     void write(const std::string &name, const std::string &data) const {
-        write_at(dir_ + "/" + name, data);
+        test::write_file(dir_ + "/" + name, data);
     }
     static void write_at(const std::string &path, const std::string &data) {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out << data;
+        test::write_file(path, data);
     }
     // Opens a fresh journal object on the directory; expects success.
     journal::contents reopen() {
@@ -69,7 +56,8 @@ protected:
         ASSERT_TRUE(j_->compact(l, err)) << err;
     }
 
-    std::string root_, dir_;
+    test::temp_dir tmp_{"ssw-journal-test"};
+    std::string root_ = tmp_.path(), dir_ = root_ + "/state";
     std::unique_ptr<journal> j_;
 };
 
