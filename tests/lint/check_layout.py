@@ -3,6 +3,8 @@
 
 - dataplane/ never includes control/;
 - dataplane/net/ (the shared value types) includes neither DPDK nor the rest of the dataplane;
+- dataplane/packet/ takes from the dataplane only net/, packet/ and drop_reason.h, and
+  dataplane/tables/ only net/ and tables/ (dataplane/README.md);
 - control/protocol, control/ctl and control/orchestrator (what sswctl is made of) include no
   DPDK header, and from the dataplane only dataplane/net/;
 - control/ctl and control/orchestrator do not include control/router/ (the router's side);
@@ -32,6 +34,13 @@ def rules(rel: str, quote: str, header: str) -> str | None:
             return "dataplane/net/ has no DPDK"
         if header.startswith("dataplane/") and not header.startswith("dataplane/net/"):
             return "dataplane/net/ includes only dataplane/net/"
+    if rel.startswith("dataplane/packet/") and header.startswith("dataplane/") and not (
+            header.startswith(("dataplane/net/", "dataplane/packet/"))
+            or header == "dataplane/drop_reason.h"):
+        return "dataplane/packet/ takes only net/, packet/ and drop_reason.h from the dataplane"
+    if rel.startswith("dataplane/tables/") and header.startswith("dataplane/") and \
+            not header.startswith(("dataplane/net/", "dataplane/tables/")):
+        return "dataplane/tables/ takes only net/ and tables/ from the dataplane"
     if rel.startswith(DPDK_FREE):
         if is_dpdk:
             return "sswctl's folders include no DPDK header"
