@@ -120,15 +120,7 @@ std::map<std::string, router_holdings> desired(const topology &topo, const orche
     return want;
 }
 
-std::string binding_command(const held_binding &h) {
-    cmd_nat c;
-    c.home = h.b.home;
-    c.care_of = h.b.care_of;
-    c.type = h.b.kind;
-    c.port = h.b.port;
-    c.epoch = h.epoch;
-    return format_command(c);
-}
+std::string binding_command(const held_binding &h) { return format_command(nat_set(h.b, h.epoch)); }
 
 namespace {
 
@@ -137,14 +129,6 @@ std::string proxy_arp_command(bool add, const std::pair<uint16_t, ip4_prefix> &p
     c.add = add;
     c.port = p.first;
     c.prefix = p.second;
-    return format_command(c);
-}
-
-std::string withdrawal_command(ip4_addr m, uint64_t epoch) {
-    cmd_nat c;
-    c.add = false;
-    c.home = m;
-    c.epoch = epoch;
     return format_command(c);
 }
 
@@ -170,7 +154,7 @@ std::vector<std::string> diff_commands(const router_holdings &actual, const rout
             auto e = del_epoch.find(m);
             const uint64_t epoch =
                 e != del_epoch.end() ? std::max(e->second, a->second.epoch) : a->second.epoch;
-            cmds.push_back(withdrawal_command(m, epoch));
+            cmds.push_back(format_command(nat_withdraw(m, epoch)));
         }
     }
     for (const auto &p : actual.proxies)

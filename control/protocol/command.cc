@@ -471,6 +471,24 @@ bool is_config_change(const command &c) {
            std::holds_alternative<cmd_nat>(c) || std::holds_alternative<cmd_proxy_arp>(c);
 }
 
+cmd_nat nat_set(const binding &b, uint64_t epoch) {
+    cmd_nat c;
+    c.home = b.home;
+    c.care_of = b.care_of;
+    c.type = b.kind;
+    c.port = b.port;
+    c.epoch = epoch;
+    return c;
+}
+
+cmd_nat nat_withdraw(ip4_addr home, uint64_t epoch) {
+    cmd_nat c;
+    c.add = false;
+    c.home = home;
+    c.epoch = epoch;
+    return c;
+}
+
 bool is_batchable(const command &c) {
     return is_config_change(c) || std::holds_alternative<cmd_announce>(c);
 }

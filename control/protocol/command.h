@@ -58,6 +58,11 @@ struct cmd_nat {
     std::optional<uint64_t> epoch;
 };
 
+// `nat add` of binding `b` at `epoch`, and `nat del M epoch E`: a withdrawal, M's binding
+// absent as of E.
+cmd_nat nat_set(const binding &b, uint64_t epoch);
+cmd_nat nat_withdraw(ip4_addr home, uint64_t epoch);
+
 struct cmd_proxy_arp {
     bool add = true;
     ip4_prefix prefix;

@@ -37,21 +37,9 @@ std::vector<std::string> executor::snapshot_commands() const {
         add(cmd_neigh{.add = true, .ip = ip, .mac = n.first, .port = n.second});
     for (const auto &[port, pfx] : model_.proxy.entries())
         add(cmd_proxy_arp{.add = true, .prefix = pfx, .port = port});
-    for (const auto &[m, e] : model_.bindings)
-        add(cmd_nat{.add = true,
-                    .home = e.b.home,
-                    .care_of = e.b.care_of,
-                    .type = e.b.kind,
-                    .port = e.b.port,
-                    .epoch = e.epoch});
+    for (const auto &[m, e] : model_.bindings) add(nat_set(e.b, e.epoch));
     // Deletions keep their epoch, so that a delayed older update stays refused.
-    for (const auto &[m, epoch] : model_.deleted_epoch)
-        add(cmd_nat{.add = false,
-                    .home = ip4_addr(m),
-                    .care_of = {},
-                    .type = binding_kind::forward,
-                    .port = 0,
-                    .epoch = epoch});
+    for (const auto &[m, epoch] : model_.deleted_epoch) add(nat_withdraw(ip4_addr(m), epoch));
     return out;
 }
 
