@@ -44,7 +44,8 @@ private:
     _(icmp_errors_sent, "ICMP errors sent (unreachable, time exceeded, frag needed)") \
     _(icmp_errors_suppressed, "ICMP errors not sent: rate limit or slow path busy")   \
     _(fragments_sent, "fragments made from packets larger than the egress MTU")       \
-    _(idle_sleeps, "times an idle worker slept")
+    _(idle_sleeps, "times an idle worker slept")                                      \
+    _(idle_timeouts, "sleeps that ended by their timeout, not by a packet or a wake-up")
 
 enum class event : uint8_t {
 #define SSW_EVENT_ENUM(name, text) name,

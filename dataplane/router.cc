@@ -1,6 +1,10 @@
 #include "dataplane/router.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <rte_eal.h>
@@ -42,6 +46,20 @@ router::~router() {
             rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
         rte_ring_free(inject_ring_);
     }
+    if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+void router::request_stop() {
+    stop_.store(true, std::memory_order_release);
+    const uint64_t one = 1;
+    const ssize_t rc = write(stop_fd_, &one, sizeof one);
+    (void)rc;  // it stays readable: every sleeping worker wakes
+}
+
+rx_mode router::port_mode(uint16_t port) const {
+    for (const auto &[p, m] : cfg_.port_modes)
+        if (p == port) return m;
+    return cfg_.mode;
 }
 
 bool router::init(const router_config &cfg, std::string &error) {
@@ -88,6 +106,11 @@ bool router::init(const router_config &cfg, std::string &error) {
         error = fmt::format("cannot create rings: {}", rte_strerror(rte_errno));
         return false;
     }
+    stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (stop_fd_ < 0 || !inject_wakeup_.init()) {
+        error = fmt::format("cannot create eventfds: {}", std::strerror(errno));
+        return false;
+    }
     if (!routes_.init(name("ssw_routes"), cfg_.max_routes, cfg_.tbl8_groups, rcu_, error))
         return false;
     if (!neighbors_.init(cfg_.neighbor.max_entries, rcu_)) {
@@ -121,9 +144,18 @@ bool router::init(const router_config &cfg, std::string &error) {
         port_info info;
         if (!start_port(pid, setup, info, port_rt_[pid], error)) return false;
         // Spread the port's rx queues over the workers.
-        for (uint16_t q = 0; q < info.rx_queues; ++q) workers_[q % n_workers]->add_rx_queue(pid, q);
+        for (uint16_t q = 0; q < info.rx_queues; ++q)
+            workers_[q % n_workers]->add_rx_queue(pid, q, port_mode(pid));
         ports_.push_back(info);
     }
+    for (const auto &[p, m] : cfg_.port_modes)
+        if (p >= ports_.size()) {
+            error = fmt::format("--port-rx-mode: port {} does not exist (the router has {})", p,
+                                ports_.size());
+            return false;
+        }
+    for (auto &w : workers_)
+        if (!w->prepare_sleep(error)) return false;
     return true;
 }
 

@@ -18,6 +18,7 @@
 #include <rte_ring.h>
 
 #include "dataplane/port.h"
+#include "dataplane/rx_wait.h"
 #include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/tables/nat_table.h"
 #include "dataplane/tables/neighbor_table.h"
@@ -43,10 +44,16 @@ struct own_address_set {
 };
 
 struct router_config {
-    uint16_t burst = 32;        // rx burst size (at most kMaxBurst)
-    uint32_t idle_polls = 256;  // empty polls before a worker starts to sleep
-    // Longest sleep of an idle worker; 0 = busy-poll always. 500 us: 2-3% of a core when
-    // idle, +0.3 ms RTT through an idle router (bench/RESULTS.md, case e, on two machines).
+    uint16_t burst = 32;  // rx burst size (at most kMaxBurst)
+    // How idle workers wait for packets (docs/DESIGN.md §3.8): the router's mode, and the
+    // ports that run another one.
+    rx_mode mode = rx_mode::adaptive;
+    std::vector<std::pair<uint16_t, rx_mode>> port_modes;
+    uint32_t poll_us = 200;       // adaptive: polling goes on this long after the last packet
+    uint32_t max_sleep_ms = 100;  // longest sleep in epoll: the loop's housekeeping
+    // Queues with no descriptor to wait on sleep with back-off from 10 us up to this; 0 =
+    // they never sleep. 500 us: 2-3% of a core when idle, +0.3 ms RTT per idle router
+    // (bench/RESULTS.md, case e).
     uint32_t idle_sleep_us = 500;
     uint32_t mbufs = 16383;
     uint32_t max_routes = 65536;
@@ -96,8 +103,13 @@ public:
     void launch_workers();
     int run_main_worker();
     // Asks workers to stop; wait_workers() returns when they have.
-    void request_stop() { stop_.store(true, std::memory_order_release); }
+    // (Async-signal-safe: a store and a write.) Wakes sleeping workers.
+    void request_stop();
     bool stopping() const { return stop_.load(std::memory_order_acquire); }
+    // Readable once the router stops: every worker sleeps on it.
+    int stop_fd() const { return stop_fd_; }
+    // The mode rx queues of `port` run (config: the port's own, else the router's).
+    rx_mode port_mode(uint16_t port) const;
     void wait_workers();
     // Stops and closes the ports, after the workers have stopped.
     void close_ports();
@@ -142,6 +154,8 @@ public:
     rte_mempool *pool() const { return pool_; }
     rte_ring *punt_ring() const { return punt_ring_; }
     rte_ring *inject_ring() const { return inject_ring_; }
+    // Worker 0 sleeps on it; whoever fills the inject ring calls notify() after enqueueing.
+    ring_wakeup &inject_wakeup() { return inject_wakeup_; }
     unsigned worker_count() const { return unsigned(workers_.size()); }
     const worker &worker_at(unsigned i) const { return *workers_[i]; }
     worker &worker_at(unsigned i) { return *workers_[i]; }
@@ -149,6 +163,7 @@ public:
 private:
     router_config cfg_;
     std::atomic<bool> stop_{false};
+    int stop_fd_ = -1;
     rcu_domain rcu_;
     route_table routes_;
     neighbor_table neighbors_;
@@ -163,6 +178,7 @@ private:
     rte_mempool *pool_ = nullptr;
     rte_ring *punt_ring_ = nullptr;
     rte_ring *inject_ring_ = nullptr;
+    ring_wakeup inject_wakeup_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<unsigned> worker_lcores_;
     bool launched_ = false;

@@ -1,8 +1,5 @@
 #include "dataplane/worker.h"
 
-#include <sys/prctl.h>
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -504,57 +501,6 @@ void worker::flush() {
     while (pending_ports_) flush_port(uint16_t(__builtin_ctzll(pending_ports_)));
     flush_punts();
     if (n_dropped_) free_dropped();
-}
-
-int worker::run() {
-    // Sleeps of a few microseconds need a timer slack below Linux's default 50 us.
-    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-    rcu_domain &rcu = r_.rcu();
-    rcu.register_reader(index_);
-    rcu.online(index_);
-
-    const router_config &cfg = r_.config();
-    const uint16_t burst = std::min<uint16_t>(cfg.burst, kMaxBurst);
-    constexpr uint32_t kFirstSleepUs = 10;
-    uint32_t empty_polls = 0;
-    uint32_t sleep_us = kFirstSleepUs;
-    rte_mbuf *pkts[kMaxBurst];
-
-    clock_.start();
-    while (likely(!r_.stopping())) {
-        unsigned got = 0;
-        for (const auto &[port, queue] : rxq_) {
-            const uint16_t n = rte_eth_rx_burst(port, queue, pkts, burst);
-            clock_.mark(stage::rx);
-            if (n) {
-                process_burst(port, pkts, n);
-                got += n;
-            }
-        }
-        if (index_ == 0) got += drain_inject();
-        flush();
-        clock_.mark(stage::tx);
-        rcu.quiescent(index_);
-
-        if (got) {
-            empty_polls = 0;
-            sleep_us = kFirstSleepUs;
-            continue;
-        }
-        if (cfg.idle_sleep_us == 0 || ++empty_polls < cfg.idle_polls) continue;
-        // Idle: leave the RCU read side so the writer never waits on a sleeping worker, sleep
-        // with exponential back-off up to idle_sleep_us, and come back.
-        rcu.offline(index_);
-        timespec ts{0, long(std::min(sleep_us, cfg.idle_sleep_us)) * 1000};
-        nanosleep(&ts, nullptr);
-        rcu.online(index_);
-        clock_.start();  // sleeping is no stage's cost
-        counters_.count(event::idle_sleeps);
-        sleep_us = std::min(sleep_us * 2, cfg.idle_sleep_us);
-    }
-    rcu.offline(index_);
-    rcu.unregister_reader(index_);
-    return 0;
 }
 
 }  // namespace ssw

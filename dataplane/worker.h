@@ -13,6 +13,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/router.h"
+#include "dataplane/rx_wait.h"
 #include "dataplane/slow_path/punt.h"
 #include "dataplane/slow_path/token_bucket.h"
 #include "dataplane/stage_clock.h"
@@ -21,13 +22,30 @@ namespace ssw {
 
 class worker {
 public:
+    // An rx queue this worker polls, and how it waits for it when idle.
+    struct rx_queue {
+        uint16_t port = 0;
+        uint16_t queue = 0;
+        rx_mode mode = rx_mode::adaptive;
+        int wait_fd = -1;  // readable while the queue has packets; -1: timed back-off
+        std::string why;   // why there is no wait_fd (poll mode: empty)
+    };
+
     worker(router &r, unsigned index, unsigned n_workers, unsigned lcore);
     unsigned lcore() const { return lcore_; }
-    void add_rx_queue(uint16_t port, uint16_t queue) { rxq_.emplace_back(port, queue); }
-    const std::vector<std::pair<uint16_t, uint16_t>> &rx_queues() const { return rxq_; }
+    void add_rx_queue(uint16_t port, uint16_t queue, rx_mode mode) {
+        rxq_.push_back({.port = port, .queue = queue, .mode = mode, .wait_fd = -1, .why = {}});
+    }
+    const std::vector<rx_queue> &rx_queues() const { return rxq_; }
     unsigned index() const { return index_; }
     const counter_block &counters() const { return counters_; }
     const stage_clock &stages() const { return clock_; }
+
+    // After the ports start: finds each queue's wait descriptor and builds the epoll set the
+    // worker sleeps in (worker_loop.cc). False with a message on error.
+    bool prepare_sleep(std::string &error);
+    // The mode the worker runs: the most awake of its queues'.
+    rx_mode mode() const;
 
     // The loop; returns when the router stops.
     int run();
@@ -96,12 +114,15 @@ private:
                         uint16_t mtu = 0);
     void flush_punts();
     unsigned drain_inject();
+    // Idle: sleeps until a queue has packets, a wake-up, or `timeout_us` (worker_loop.cc).
+    void sleep(uint64_t timeout_us);
 
     router &r_;
     const unsigned index_;
     const unsigned lcore_;
     const uint16_t txq_;
-    std::vector<std::pair<uint16_t, uint16_t>> rxq_;
+    std::vector<rx_queue> rxq_;
+    rx_waiter waiter_;
     counter_block counters_;
     stage_clock clock_;
 

@@ -127,6 +127,7 @@ private:
 
     reply show(const cmd_show &c) const;
     json show_ports() const;
+    std::pair<std::string, std::string> rx_wait_of(uint16_t port) const;
     json show_addresses() const;
     json show_routes() const;
     json show_neigh() const;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -38,6 +39,8 @@ struct options {
     std::string config;
     std::string state_dir;
     std::string socket = kDefaultSocket;
+    std::string rx_mode = "adaptive";
+    std::vector<std::string> port_rx_modes;
     router_config router;
     control_limits limits;
     control_access access;
@@ -61,11 +64,22 @@ po::options_description describe(options &o) {
             "(the --config file is used only while DIR holds no snapshot)")
         ("burst", po::value(&rc.burst)->value_name("N")->default_value(rc.burst),
             "rx burst size (1..64)")
-        ("idle-polls", po::value(&rc.idle_polls)->value_name("N")->default_value(rc.idle_polls),
-            "empty polls before an idle worker starts to sleep")
+        ("rx-mode", po::value(&o.rx_mode)->value_name("MODE")->default_value(o.rx_mode),
+            "how workers wait for packets: poll (spin always: lowest latency, a whole core "
+            "each), interrupt (sleep in epoll on the rx queues as soon as a poll finds "
+            "nothing), adaptive (poll for --poll-us after the last packet, then sleep as "
+            "interrupt does). Queues with nothing to wait on (only af_packet has a descriptor) "
+            "sleep with a timed back-off instead; `show ports` says which each queue does")
+        ("port-rx-mode", po::value(&o.port_rx_modes)->value_name("PORT=MODE")->composing(),
+            "another mode for one port (repeatable); a worker runs the most awake mode of "
+            "the queues it owns (poll, then adaptive, then interrupt)")
+        ("poll-us", po::value(&rc.poll_us)->value_name("US")->default_value(rc.poll_us),
+            "adaptive mode: how long a worker keeps polling after its last packet")
+        ("max-sleep-ms", po::value(&rc.max_sleep_ms)->value_name("MS")->default_value(rc.max_sleep_ms),
+            "longest sleep in epoll without a packet (the loop's housekeeping)")
         ("idle-sleep-us", po::value(&rc.idle_sleep_us)->value_name("US")->default_value(rc.idle_sleep_us),
-            "longest sleep of an idle worker, in microseconds (back-off from 10 us); "
-            "0 busy-polls always")
+            "queues with no descriptor to wait on: longest sleep, in microseconds (back-off "
+            "from 10 us); 0 polls them always")
         ("mbufs", po::value(&rc.mbufs)->value_name("N")->default_value(rc.mbufs),
             "packet buffers in the pool")
         ("max-routes", po::value(&rc.max_routes)->value_name("N")->default_value(rc.max_routes),
@@ -98,6 +112,27 @@ po::options_description describe(options &o) {
             "user may use it (checked with SO_PEERCRED)");
     // clang-format on
     return d;
+}
+
+// --rx-mode and --port-rx-mode into the router's configuration; empty, else what is wrong.
+std::string parse_rx_modes(options &o) {
+    const auto mode = parse_rx_mode(o.rx_mode);
+    if (!mode) return fmt::format("--rx-mode: '{}' is not poll, interrupt or adaptive", o.rx_mode);
+    o.router.mode = *mode;
+    for (const auto &pm : o.port_rx_modes) {
+        const size_t eq = pm.find('=');
+        unsigned port = 0;
+        const char *end = pm.data() + (eq == std::string::npos ? pm.size() : eq);
+        const auto [p, ec] = std::from_chars(pm.data(), end, port);
+        rx_mode m = rx_mode::poll;
+        if (eq != std::string::npos)
+            if (const auto parsed = parse_rx_mode(pm.substr(eq + 1))) m = *parsed;
+        if (ec != std::errc() || p != end || port >= RTE_MAX_ETHPORTS || eq == std::string::npos ||
+            to_string(m) != pm.substr(eq + 1))
+            return fmt::format("--port-rx-mode: '{}' is not PORT=poll|interrupt|adaptive", pm);
+        o.router.port_modes.emplace_back(uint16_t(port), m);
+    }
+    return {};
 }
 
 void print_help(const po::options_description &d) {
@@ -316,6 +351,10 @@ int main(int argc, char **argv) {
     }
     if (opt.router.burst == 0 || opt.router.burst > kMaxBurst) {
         std::cerr << fmt::format("ssw-router: --burst must be 1..{}\n", kMaxBurst);
+        return 2;
+    }
+    if (std::string error = parse_rx_modes(opt); !error.empty()) {
+        std::cerr << "ssw-router: " << error << " (see ssw-router --help)\n";
         return 2;
     }
 

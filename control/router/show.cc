@@ -25,6 +25,32 @@ reply executor::show(const cmd_show &c) const {
     return r;
 }
 
+// How port p's rx queues wait when idle: (mode, wait), each "a" when every queue agrees,
+// else "q0:a q1:b". wait: epoll (the queue's descriptor), timed (back-off; why), or - (poll).
+std::pair<std::string, std::string> executor::rx_wait_of(uint16_t p) const {
+    std::vector<std::pair<std::string, std::string>> per_queue;  // by queue
+    for (unsigned i = 0; i < r_.worker_count(); ++i)
+        for (const worker::rx_queue &q : r_.worker_at(i).rx_queues()) {
+            if (q.port != p) continue;
+            if (per_queue.size() <= q.queue) per_queue.resize(q.queue + 1);
+            std::string wait = q.mode == rx_mode::poll ? "-"
+                               : q.wait_fd >= 0        ? "epoll"
+                                                       : fmt::format("timed ({})", q.why);
+            per_queue[q.queue] = {std::string(to_string(q.mode)), wait};
+        }
+    auto join = [&](auto field) {
+        bool same = true;
+        for (const auto &pq : per_queue) same &= field(pq) == field(per_queue.front());
+        if (same) return per_queue.empty() ? std::string("-") : field(per_queue.front());
+        std::string s;
+        for (size_t q = 0; q < per_queue.size(); ++q)
+            s += fmt::format("{}q{}:{}", q ? " " : "", q, field(per_queue[q]));
+        return s;
+    };
+    return {join([](const auto &pq) { return pq.first; }),
+            join([](const auto &pq) { return pq.second; })};
+}
+
 json executor::show_ports() const {
     json rows = json::array();
     for (uint16_t p = 0; p < r_.port_count(); ++p) {
@@ -49,6 +75,9 @@ json executor::show_ports() const {
         row["rx_queues"] = info.rx_queues;
         row["tx_queues"] = info.tx_queues;
         row["rx_ip_checksum"] = info.rx_ip_checksum ? "device" : "software";
+        const auto [mode, wait] = rx_wait_of(p);
+        row["rx_mode"] = mode;
+        row["rx_wait"] = wait;
         row["rx_packets"] = st.rx_packets;
         row["tx_packets"] = st.tx_packets;
         row["rx_missed"] = st.rx_missed;
@@ -201,7 +230,9 @@ json executor::show_stats() const {
                                   {"rx_packets", wt.event_count(event::rx_packets)},
                                   {"forwarded", wt.event_count(event::forwarded)},
                                   {"tx_packets", wt.event_count(event::tx_packets)},
-                                  {"idle_sleeps", wt.event_count(event::idle_sleeps)}});
+                                  {"rx_mode", to_string(w.mode())},
+                                  {"idle_sleeps", wt.event_count(event::idle_sleeps)},
+                                  {"idle_timeouts", wt.event_count(event::idle_timeouts)}});
     }
     j["per_worker"] = per_worker;
     json events;

@@ -1,6 +1,5 @@
 #include "dataplane/slow_path/slow_path.h"
 
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,13 +26,10 @@ uint8_t *ip_of(rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *) + kEthHeader
 
 slow_path::slow_path(router &r) : r_(r) {}
 
-slow_path::~slow_path() {
-    if (wake_fd_ >= 0) close(wake_fd_);
-}
+slow_path::~slow_path() = default;
 
 bool slow_path::init(std::string &error) {
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) {
+    if (!wakeup_.init()) {
         error = fmt::format("eventfd: {}", strerror(errno));
         return false;
     }
@@ -50,27 +46,7 @@ uint64_t slow_path::now_ms() {
     return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
-void slow_path::signal() {
-    uint64_t one = 1;
-    ssize_t rc = write(wake_fd_, &one, sizeof one);
-    (void)rc;  // EAGAIN means the counter is already non-zero: the waiter wakes anyway
-}
-
-bool slow_path::prepare_to_wait() {
-    waiting_.store(true, std::memory_order_seq_cst);
-    if (rte_ring_count(r_.punt_ring()) != 0) {
-        waiting_.store(false, std::memory_order_relaxed);
-        return false;
-    }
-    return true;
-}
-
-void slow_path::done_waiting() {
-    waiting_.store(false, std::memory_order_relaxed);
-    uint64_t v;
-    while (read(wake_fd_, &v, sizeof v) > 0) {
-    }
-}
+bool slow_path::prepare_to_wait() { return wakeup_.prepare(r_.punt_ring()); }
 
 int slow_path::timeout_ms(int cap) const {
     uint64_t d = r_.neigh_cache().next_deadline();
@@ -155,7 +131,10 @@ void slow_path::drop(rte_mbuf *m, drop_reason why) {
 
 void slow_path::send_frame(rte_mbuf *m, uint16_t port) {
     m->port = port;
-    if (rte_ring_enqueue(r_.inject_ring(), m) != 0) drop(m, drop_reason::tx_full);
+    if (rte_ring_enqueue(r_.inject_ring(), m) != 0)
+        drop(m, drop_reason::tx_full);
+    else
+        r_.inject_wakeup().notify();  // worker 0 may be asleep
 }
 
 unsigned slow_path::poll(unsigned budget) {

@@ -16,6 +16,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/net/net_types.h"
 #include "dataplane/packet/arp.h"
+#include "dataplane/rx_wait.h"
 #include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/slow_path/token_bucket.h"
 #include "dataplane/tables/proxy_arp.h"
@@ -58,15 +59,13 @@ public:
 
     // ---- waking the control thread ----
     // An eventfd that becomes readable when workers punt while the control thread waits.
-    int wake_fd() const { return wake_fd_; }
+    int wake_fd() const { return wakeup_.fd(); }
     // Workers call this after they enqueue punts.
-    void notify() {
-        if (waiting_.load(std::memory_order_acquire) && waiting_.exchange(false)) signal();
-    }
+    void notify() { wakeup_.notify(); }
     // The control thread calls prepare_to_wait() before it blocks: false means punts are
     // already queued and it must not block. After waking it calls done_waiting().
     bool prepare_to_wait();
-    void done_waiting();
+    void done_waiting() { wakeup_.done(); }
 
     // Handles up to `budget` punted packets; returns how many.
     unsigned poll(unsigned budget = 256);
@@ -103,7 +102,6 @@ public:
     void drop_held(void *pkt, drop_reason why) override;
 
 private:
-    void signal();
     void handle_arp(rte_mbuf *m, uint16_t port, uint64_t now);
     void handle_local(rte_mbuf *m, uint16_t port);
     void send_icmp_error(rte_mbuf *orig, uint16_t in_port, uint8_t type, uint8_t code,
@@ -131,8 +129,7 @@ private:
     router &r_;
     counter_block counters_;
     token_bucket icmp_limit_;
-    int wake_fd_ = -1;
-    std::atomic<bool> waiting_{false};
+    ring_wakeup wakeup_;
     uint16_t ip_id_ = 0;
 };
 
