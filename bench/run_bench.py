@@ -62,6 +62,12 @@ def parse_args(argv):
     ap.add_argument("--nat-frames", type=int,
                     help="distinct frames for the 1M-binding cases (default 262144 when enough "
                          "hugepages are free, else --frames)")
+    ap.add_argument("--router-arg", action="append", default=[], dest="router_args", metavar="ARG",
+                    help="case table1: one more argument for each ssw-router of the testbed, "
+                         "e.g. --router-arg=--rx-mode=interrupt (repeatable)")
+    ap.add_argument("--rounds", type=int,
+                    help="case table1: rounds of ssw then Linux, each on a fresh testbed "
+                         "(default 2, quick 1)")
     ap.add_argument("--storm-batch", type=int, default=10000, help="updates per sswctl batch")
     ap.add_argument("--check-seconds", type=float, help="length of the captured storm run (default 2, quick 1)")
     ap.add_argument("--huge", choices=["auto", "yes", "no"], default="auto",
@@ -77,6 +83,7 @@ def parse_args(argv):
             ap.error(f"unknown case '{c}' (cases: {', '.join(CASES)})")
     a.only = [v.strip() for v in a.only.split(",") if v.strip()]
     a.repeat = a.repeat or (1 if a.quick else 3)
+    a.rounds = a.rounds or (1 if a.quick else 2)
     a.duration = a.duration or (1.0 if a.quick else 5.0)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if a.quick else 2.0)
     a.check_seconds = a.check_seconds or (1.0 if a.quick else 2.0)

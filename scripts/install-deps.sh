@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format
   # tests, testbed and benchmarks
   iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
+  nftables  # the testbed's Linux reference routers (scripts/sswlab/kernel_testbed.py)
   python3 python3-scapy procps psmisc
   # profiling: bench/cycle_split.py
   linux-perf

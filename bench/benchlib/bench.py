@@ -212,14 +212,17 @@ class Bench:
             self.results.append(row)
         row["samples"].append(sample)
         row.update(extra)
-        log(f"  {case}/{variant}: {sample.get('mpps') or 0:.2f} Mpps"
+        log(f"  {case}/{variant}:"
+            + (f" {sample['mpps']:.2f} Mpps" if sample.get("mpps") is not None else "")
+            + (f" {sample['ms']:.3f} ms" if sample.get("ms") is not None else "")
             + (f", {sample['cycles_per_packet']:.0f} cycles/packet" if sample.get("cycles_per_packet") else "")
             + (f", others {sample['others_cores']} cores" if "others_cores" in sample else ""))
         return row
 
     def ratio(self, case, variant, base_variant, key="mpps"):
         """variant / base in Mpps; with key="cycles_per_packet", base cycles / variant cycles
-        (packets per CPU-second, less sensitive to CPU taken by others). The median of the
+        (packets per CPU-second, less sensitive to CPU taken by others), and so with any other
+        cost (e.g. a time in ms: base / variant). The median of the
         ratios of each repetition, whose variants run back to back: this VM's speed drifts
         by up to 2x between repetitions, which a ratio of medians would mix in."""
         a = self.row(case, variant)

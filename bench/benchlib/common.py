@@ -34,7 +34,7 @@ port 1 role core
 """
 
 ALT = "+alt"  # the suffix of a variant run with --alt-router's build
-CASES = ["lookup", "worker", "fwd", "stages", "memif", "storm", "scaling", "idle"]
+CASES = ["lookup", "worker", "fwd", "stages", "memif", "storm", "scaling", "idle", "table1"]
 
 
 class BenchError(Exception):

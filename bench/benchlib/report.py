@@ -5,6 +5,9 @@ import os
 import shlex
 from pathlib import Path
 
+from sswlab import table1
+
+from .cases.table1 import BACKENDS, variant
 from .common import log, median
 
 
@@ -235,12 +238,56 @@ def render(bench, info, argv):
               f"{f(median([x['rtt_mean_ms'] for x in s]), '{:.3f}')} | {f(max(x['rtt_max_ms'] for x in s), '{:.3f}')} | "
               f"{f(added, '{:.3f}')} |")
         w("")
+    if rows("table1"):
+        table1_section(bench, w, f)
     if bench.notes:
         w("## Notes\n")
         for n in dict.fromkeys(bench.notes):
             w(f"- {n}")
         w("")
     return "\n".join(out)
+
+
+def table1_section(bench, w, f):
+    """Case table1: per row of the paper's Table I, ssw's and Linux's times and their ratio."""
+    a = bench.a
+    w("## (g) The paper's Table I on the testbed: ssw-router against Linux forwarding\n")
+    w(f"The testbed of `scripts/sswlab/testbed.py` (R1–R4 and the hosts in network namespaces) "
+      f"with four ssw-router processes (af_packet on veth, on two vCPUs, default options"
+      f"{' and ' + ' '.join(f'`{x}`' for x in a.router_args) if a.router_args else ''}) "
+      f"and with Linux forwarding in the same namespaces (`sswlab.kernel_testbed`: the routes of "
+      f"conf/testbed, stateless nftables address rewrites, proxy ARP), ssw then Linux, "
+      f"{a.rounds} round(s), each on a fresh testbed. Ping: E → C every {table1.PING_INTERVAL} s "
+      f"for {a.duration} s, after {a.warmup} s of pings not counted; web: 1 MB GETs from E at "
+      f"{table1.WEB_RATE}/s for {a.duration} s, each timed to its last byte (`sswlab.table1`). "
+      f"ms: the median over "
+      f"the rounds of each round's mean (or median); ssw / Linux: the median of the rounds' "
+      f"ratios.\n")
+    w("| Table I row | statistic | paper ms | ssw ms | Linux ms | ssw / Linux | ssw rounds | Linux rounds |")
+    w("|---|---|---:|---:|---:|---:|---|---|")
+    for key, label in table1.LABELS.items():
+        ssw, linux = (bench.row("table1", variant(x, key)) for x in BACKENDS)
+        stats = [("mean", "ms"), ("p50", "p50_ms")] if key.startswith("ping") else [("mean", "ms")]
+        for stat, field in stats:
+            per = [[s[field] for s in r["samples"]] if r else [] for r in (ssw, linux)]
+            # Bench.ratio of a cost: base / variant, i.e. ssw's time over Linux's.
+            ratio = bench.ratio("table1", variant("linux", key), variant("ssw", key), field)
+            w(f"| {label} | {stat} | {f(table1.PAPER[key] if stat == 'mean' else None, '{:.3f}')} | "
+              + " | ".join(f(median(v), '{:.3f}') for v in per)
+              + f" | {f(ratio)} | "
+              + " | ".join(", ".join(f(x, '{:.3f}') for x in v) for v in per) + " |")
+    moves = []
+    for backend in BACKENDS:
+        r = bench.row("table1", variant(backend, "moves"))
+        by_move = {}
+        for s in r["samples"] if r else []:
+            for what, ms in s["moves_ms"].items():
+                by_move.setdefault(what, []).append(ms)
+        moves.append(f"{backend} " + ", ".join(f"{what} {f(median(v), '{:.1f}')}"
+                                               for what, v in by_move.items()))
+    w("\nThe moves of C, median ms (ssw: `sswctl migrate` from the command to the last "
+      "router's acknowledgement; Linux: `ip` and `nft` on every router, then the first ARP "
+      "bursts, mostly the start of those processes): " + "; ".join(moves) + ".\n")
 
 
 def write(bench, info, argv, failures, interrupted):

@@ -1,6 +1,6 @@
 """The paper's testbed (Figure 4) plus R4, in network namespaces, with four real ssw-router
-processes and Linux hosts (conf/testbed/ holds the routers' configurations and the
-orchestrator's topology).
+processes (Testbed) or Linux's own forwarding (kernel_testbed.KernelTestbed) and Linux hosts
+(conf/testbed/ holds the routers' configurations and the orchestrator's topology).
 
           E 203.0.113.10
                |  (segment "external", bridge br203)
@@ -11,7 +11,7 @@ orchestrator's topology).
 The segments are Linux bridges in one namespace ("lan"). The VMs C and V are namespaces with
 their own MAC, address /24 and default gateway 192.168.11.1; a live migration is emulated by
 moving the VM's link from one segment's bridge to another's (its address, MAC and routes
-untouched), then running `sswctl migrate`.
+untouched), then running `sswctl migrate` (or, on Linux, rewriting the routers' rules).
 """
 
 import json
@@ -20,9 +20,10 @@ import select
 import subprocess
 import time
 
-from .hosts import arping  # noqa: F401  (re-exported for tests)
+from . import router as sswrouter
+from .hosts import arping
 from .netns import Topology, run
-from .router import SSWCTL_BIN, Router
+from .router import Router
 
 CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/testbed")
 
@@ -51,22 +52,27 @@ def addr(host):
     return HOSTS[host][1].split("/")[0]
 
 
-class Testbed:
-    def __init__(self, router_args=()):
-        self.topo = Topology("tb")
+class TestbedBase:
+    """The testbed's namespaces, segments, links and hosts, whatever forwards between the
+    routers' ports: Testbed runs ssw-router there, kernel_testbed.KernelTestbed Linux's own
+    forwarding. A subclass starts its routers (_start_routers, given each router's interface
+    names in port order) and updates them when a VM moves (_relocate). tag: the Topology's tag,
+    part of every namespace's name (runs with different tags never collide)."""
+
+    def __init__(self, tag):
+        self.topo = Topology(tag)
         self.dir = self.topo.tmpdir("ssw-testbed-")
-        self.router_args = list(router_args)
-        self.routers = {}
         self.hosts = {}
         self.segment_of = {}  # VM -> segment it is attached to now
         try:
-            self._build()
+            self._start_routers(self._build())
         except Exception:
             self.close()
             raise
 
     # -- construction --
     def _build(self):
+        """Namespaces, bridges, veths and hosts; returns {router: its interfaces, in port order}."""
         t = self.topo
         self.lan = t.ns("lan")
         for seg, (br, _, _) in SEGMENTS.items():
@@ -91,22 +97,10 @@ class Testbed:
             ns.run(["ip", "addr", "add", a, "dev", "eth0"])
             ns.run(["ip", "route", "add", "default", "via", gw])
             self._attach(h, seg)
-        # The topology, with the sockets of this run.
-        with open(os.path.join(CONF, "topology.json")) as f:
-            topo = json.load(f)
-        for name, r in topo["routers"].items():
-            r["socket"] = os.path.join(self.dir, f"{name.lower()}.sock")
-        topo["state"] = os.path.join(self.dir, "vm-state.json")
-        self.topology_path = os.path.join(self.dir, "topology.json")
-        with open(self.topology_path, "w") as f:
-            json.dump(topo, f, indent=2)
-        for name in ROUTER_PORTS:
-            self.routers[name] = Router(
-                t, rns[name], name.lower(), ports[name], lcores=LCORES[name],
-                config_path=os.path.join(CONF, f"{name.lower()}.conf"),
-                socket=topo["routers"][name]["socket"], extra_args=self.router_args)
-        for r in self.routers.values():
-            r.start()
+        return ports
+
+    def _start_routers(self, ports):
+        raise NotImplementedError
 
     def _lan_port(self, host):
         return f"h-{host.lower()}"
@@ -118,32 +112,23 @@ class Testbed:
         self.segment_of[host] = seg
 
     # -- VM moves --
-    def sswctl(self, *args, check=False):
-        return run([SSWCTL_BIN, "-t", self.topology_path, *args], check=check, timeout=60)
-
-    def orchestrate(self, *args):
-        """Runs an orchestrator command (--json); returns its JSON result."""
-        res = self.sswctl("--json", *args)
-        try:
-            return json.loads(res.stdout)
-        except json.JSONDecodeError:
-            raise RuntimeError(f"sswctl {' '.join(args)}: {res.stdout} {res.stderr}")
-
     def move(self, vm, seg, mode="optimized", announce_self=True):
-        """Live-migrates VM to segment seg: the link moves, then the routers are updated. The
-        VM then announces itself, as hypervisors make a migrated guest do."""
+        """Live-migrates VM to segment seg (mode: optimized or triangle; "home" returns it):
+        the link moves, then the routers are updated. The VM then announces itself, as
+        hypervisors make a migrated guest do. Returns the orchestrator's JSON result (ok,
+        data: vm, from, to, care_of, mode; elapsed_ms)."""
         self._attach(vm, seg)
-        home = seg == "home"
-        out = self.orchestrate("return", vm) if home else self.orchestrate(
-            "migrate", vm, "--to", seg, "--mode", mode)
-        if not out["ok"]:
-            raise RuntimeError(f"move of {vm} to {seg} failed: {out.get('error')}\n{out.get('log')}")
+        out = self._relocate(vm, seg, mode)
         if announce_self:
             arping(self.hosts[vm], "eth0", addr(vm), count=1, unsolicited=True, timeout=1)
         return out
 
-    def where(self, vm):
-        return self.orchestrate("where", vm)
+    def _relocate(self, vm, seg, mode):
+        raise NotImplementedError
+
+    def stop_routers(self):
+        """Stops the routers' processes; False when one did not exit cleanly."""
+        return True
 
     # -- captures --
     def capture(self, ns, ifname, name, timeout=10.0):
@@ -174,3 +159,61 @@ class Testbed:
 
     def close(self):
         self.topo.close()
+
+
+class Testbed(TestbedBase):
+    """The testbed with four ssw-router processes (router_bin: another ssw-router than
+    sswlab.router's, router_args: further arguments for each), moves by `sswctl migrate`."""
+
+    def __init__(self, router_args=(), tag="tb", router_bin=None):
+        self.router_args = list(router_args)
+        self.router_bin = router_bin
+        self.routers = {}
+        super().__init__(tag)
+
+    def _start_routers(self, ports):
+        t = self.topo
+        # The topology, with the sockets of this run.
+        with open(os.path.join(CONF, "topology.json")) as f:
+            topo = json.load(f)
+        for name, r in topo["routers"].items():
+            r["socket"] = os.path.join(self.dir, f"{name.lower()}.sock")
+        topo["state"] = os.path.join(self.dir, "vm-state.json")
+        self.topology_path = os.path.join(self.dir, "topology.json")
+        with open(self.topology_path, "w") as f:
+            json.dump(topo, f, indent=2)
+        for name in ROUTER_PORTS:
+            self.routers[name] = Router(
+                t, self.router_ns[name], name.lower(), ports[name], lcores=LCORES[name],
+                config_path=os.path.join(CONF, f"{name.lower()}.conf"),
+                socket=topo["routers"][name]["socket"], extra_args=self.router_args,
+                binary=self.router_bin)
+        for r in self.routers.values():
+            r.start()
+
+    # -- VM moves --
+    def sswctl(self, *args, check=False):
+        # sswrouter.SSWCTL_BIN read now: the benchmark driver points it at its own build.
+        return run([sswrouter.SSWCTL_BIN, "-t", self.topology_path, *args], check=check, timeout=60)
+
+    def orchestrate(self, *args):
+        """Runs an orchestrator command (--json); returns its JSON result."""
+        res = self.sswctl("--json", *args)
+        try:
+            return json.loads(res.stdout)
+        except json.JSONDecodeError:
+            raise RuntimeError(f"sswctl {' '.join(args)}: {res.stdout} {res.stderr}")
+
+    def _relocate(self, vm, seg, mode):
+        out = self.orchestrate("return", vm) if seg == "home" else self.orchestrate(
+            "migrate", vm, "--to", seg, "--mode", mode)
+        if not out["ok"]:
+            raise RuntimeError(f"move of {vm} to {seg} failed: {out.get('error')}\n{out.get('log')}")
+        return out
+
+    def where(self, vm):
+        return self.orchestrate("where", vm)
+
+    def stop_routers(self):
+        codes = [r.stop() for r in self.routers.values()]
+        return all(c == 0 for c in codes)

@@ -8,6 +8,7 @@ from .memif import case_memif
 from .scaling import case_scaling
 from .stages import case_stages
 from .storm import case_storm
+from .table1 import case_table1
 
 # A case's name -> its function, in the order they run (common.CASES).
 FUNCTIONS = {
@@ -19,4 +20,5 @@ FUNCTIONS = {
     "storm": case_storm,
     "scaling": case_scaling,
     "idle": case_idle,
+    "table1": case_table1,
 }
