@@ -1,5 +1,6 @@
 // The worker's loop: poll every rx queue it owns, process, transmit, report quiescence; and
 // when the queues run dry, sleep until one has packets (docs/DESIGN.md §3.8).
+#include <sched.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -91,7 +92,12 @@ int worker::run() {
         if (poll_cycles) {  // adaptive: keep polling for poll_us after the last packet
             const uint64_t now = rte_rdtsc();
             if (idle_since == 0) idle_since = now;
-            if (now - idle_since < poll_cycles) continue;
+            if (now - idle_since < poll_cycles) {
+                // Routers share cores: a runnable thread on ours (another router's worker
+                // with a packet) runs first; with none, this returns at once.
+                sched_yield();
+                continue;
+            }
         }
         // After a sleep that found nothing, idle_since stays old: the next empty poll sleeps
         // again at once.

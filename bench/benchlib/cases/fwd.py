@@ -7,7 +7,10 @@ from ..common import ALT, ROUTER_CONF, log
 def fwd_variants(b):
     # l3fwd-lpm-long: l3fwd replaying as many frames as ssw-nat-1m (the pcap PMD's cost
     # per frame grows with the file: its mbufs no longer stay in cache), its baseline.
-    v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-nat-1k", "l3fwd-lpm-long", "ssw-nat-1m"]
+    # ssw-route-adaptive: ssw-route in the default rx mode (docs/DESIGN.md §3.8), the others
+    # poll; under a saturating stream the two must forward alike.
+    v = ["testpmd-io", "l3fwd-lpm", "ssw-route", "ssw-route-adaptive", "ssw-nat-1k",
+         "l3fwd-lpm-long", "ssw-nat-1m"]
     if b.a.alt_router:  # each ssw variant again right after it, with the other build
         v = [y for x in v for y in ([x, x + ALT] if x.startswith("ssw") else [x])]
     long_differs = b.a.nat_frames != b.a.frames and b.want("ssw-nat-1m")
@@ -55,7 +58,11 @@ def run_fwd(b, variant, lcores="1", queues=1, stages=False):
         procs, count = [proc], b.tel_count(tel, 1)
     else:
         nat_extra = ["--nat-capacity", str(nat_n)] if nat_n else []
-        proc = b.start_ssw(name, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra, router=router)
+        # Polling: --idle-sleep-us 0 (pcap and null have no descriptor to sleep on, so this is
+        # also what every build of ssw-router understands); adaptive: the defaults.
+        adaptive = variant == "ssw-route-adaptive"
+        proc = b.start_ssw(name, lcores, vdevs, ROUTER_CONF, mbufs, mem_mb, nat_extra, router=router,
+                           idle_sleep_us=500 if adaptive else 0)
         ctl = proc.ctl
         b.check_pcap_mac(ctl)
         if nat_n:
