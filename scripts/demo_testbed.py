@@ -100,7 +100,8 @@ def main():
         print(f"\nMoves of C ({how}): "
               + ", ".join(f"{what} {out.get('elapsed_ms', float('nan')):.1f} ms" for what, out in moves))
         print(f"\n{args.backend}'s figures are for namespaces on one 2-vCPU machine"
-              + (", routers sleeping when idle (each hop adds up to --idle-sleep-us)"
+              + (", routers asleep in epoll when idle (a packet that finds one asleep pays a "
+                 "thread wake-up; bench case table1 compares with Linux)"
                  if args.backend == "ssw" else "")
               + "; the paper's for four physical servers with Xen.")
         for s in servers.values():

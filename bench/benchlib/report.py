@@ -127,7 +127,9 @@ def render(bench, info, argv):
           f"{bench.a.nat_frames} of its bindings, in a fixed order). l3fwd-lpm-long: l3fwd "
           f"replaying {bench.a.nat_frames} frames too, ssw-nat-1m's baseline: the pcap PMD's "
           f"cost per frame grows with its file (a fresh mbuf and a copy of a stored frame that "
-          f"no longer stay in cache). ssw: `--idle-sleep-us 0`, "
+          f"no longer stay in cache). ssw: `--idle-sleep-us 0` (pcap and null have no "
+          f"descriptor to sleep on: the worker polls), except ssw-route-adaptive, the default "
+          f"`--rx-mode adaptive` and `--idle-sleep-us 500`; "
           f"egress port role core, every packet translated by a forward binding in the NAT cases "
           f"(loaded with `sswctl batch`, time in notes). testpmd and l3fwd counted by telemetry "
           f"(`/ethdev/stats` of the null port), ssw by `show stats` (tx_packets).\n")
@@ -219,10 +221,11 @@ def render(bench, info, argv):
         w("## (e) Idle cost and round-trip time, af_packet on veth, no traffic\n")
         w("ssw-router in its own network namespace between two host namespaces (veth pairs, "
           "af_packet PMD). Idle CPU: utime+stime of the router process over "
-          f"{2 if bench.a.quick else 10}s without traffic (100% = one core). RTT: `ping -i 0.2` "
-          "from one host to the other through the router (medians of the pings, then of the "
-          "repetitions); the router is idle between pings, so with a sleep above 0 each ping "
-          "may find the worker asleep. `direct veth`: the same hosts on one veth pair.\n")
+          f"{2 if bench.a.quick else 30}s without traffic (100% = one core), in each "
+          "`--rx-mode` (docs/DESIGN.md §3.8). RTT: `ping -i 0.2` from one host to the other "
+          "through the router (medians of the pings, then of the repetitions); the router is "
+          "idle between pings, so in interrupt and adaptive mode each ping finds the worker "
+          "asleep in epoll. `direct veth`: the same hosts on one veth pair.\n")
         w("| router | idle CPU % | by thread (%) | RTT median ms | RTT mean ms | RTT max ms | added RTT ms |")
         w("|---|---:|---|---:|---:|---:|---:|")
         for r in rows("idle"):

@@ -19,32 +19,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 
 import test_migration  # noqa: E402  (its class, not its name: unittest would run it here too)
 from sswlab import require_root  # noqa: E402
-from sswlab.hosts import HttpServer, http_get  # noqa: E402
+from sswlab.hosts import http_get  # noqa: E402
 from sswlab.kernel_testbed import KernelTestbed  # noqa: E402
 from sswlab.netns import run  # noqa: E402
-from sswlab.testbed import HOSTS, addr  # noqa: E402
+from sswlab.testbed import addr  # noqa: E402
 
 SSW_ONLY = "needs ssw's orchestrator or router processes"
 
 
 class KernelMigrationTest(test_migration.MigrationTest):
     @classmethod
-    def setUpClass(cls):
-        cls.tb = KernelTestbed(tag="kt")
-        try:
-            cls.servers = {h: HttpServer(cls.tb.hosts[h], addr(h), size=256 * 1024, port=8080)
-                           for h in HOSTS}
-        except Exception:
-            cls.tb.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            for s in cls.servers.values():
-                s.stop()
-        finally:
-            cls.tb.close()
+    def make_testbed(cls):
+        return KernelTestbed(tag="kt")
 
     @unittest.skip(SSW_ONLY)
     def test_move_to_a_router_that_is_down_rolls_back(self):

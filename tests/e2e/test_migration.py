@@ -52,8 +52,12 @@ def read_pcap_lines(path):
 
 class MigrationTest(unittest.TestCase):
     @classmethod
+    def make_testbed(cls):
+        return Testbed()
+
+    @classmethod
     def setUpClass(cls):
-        cls.tb = Testbed()
+        cls.tb = cls.make_testbed()
         try:
             cls.servers = {h: HttpServer(cls.tb.hosts[h], addr(h), size=256 * 1024, port=8080)
                            for h in HOSTS}
@@ -66,9 +70,7 @@ class MigrationTest(unittest.TestCase):
         try:
             for s in cls.servers.values():
                 s.stop()
-            for name, r in cls.tb.routers.items():
-                code = r.stop()
-                assert code == 0, f"{name} exited with {code}:\n{r.output()}"
+            assert cls.tb.stop_routers(), "a router did not exit cleanly after SIGTERM"
         finally:
             cls.tb.close()
 
