@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -22,16 +21,17 @@ bool readable(int fd) {
     return poll(&p, 1, 0) == 1;
 }
 
-// A ring in plain memory: rte_ring_init needs no EAL heap.
+// A ring in plain, cache-aligned memory: rte_ring_init needs no EAL heap.
 struct test_ring {
-    std::unique_ptr<uint8_t[]> mem;
     rte_ring *r = nullptr;
     test_ring() {
-        const ssize_t size = rte_ring_get_memsize(16);
-        mem.reset(new (std::align_val_t(64)) uint8_t[size_t(size)]);
-        r = reinterpret_cast<rte_ring *>(mem.get());
+        const size_t size = (size_t(rte_ring_get_memsize(16)) + 63) & ~size_t(63);
+        r = static_cast<rte_ring *>(std::aligned_alloc(64, size));
         EXPECT_EQ(rte_ring_init(r, "rx_wait_test", 16, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
     }
+    ~test_ring() { std::free(r); }
+    test_ring(const test_ring &) = delete;
+    test_ring &operator=(const test_ring &) = delete;
 };
 
 TEST(rx_mode, names_round_trip) {
