@@ -119,18 +119,15 @@ std::string parse_rx_modes(options &o) {
     const auto mode = parse_rx_mode(o.rx_mode);
     if (!mode) return fmt::format("--rx-mode: '{}' is not poll, interrupt or adaptive", o.rx_mode);
     o.router.mode = *mode;
-    for (const auto &pm : o.port_rx_modes) {
-        const size_t eq = pm.find('=');
+    for (const std::string &pm : o.port_rx_modes) {
+        const std::string_view s = pm;
+        const size_t eq = std::min(s.find('='), s.size());  // no '=': an empty mode, refused
         unsigned port = 0;
-        const char *end = pm.data() + (eq == std::string::npos ? pm.size() : eq);
-        const auto [p, ec] = std::from_chars(pm.data(), end, port);
-        rx_mode m = rx_mode::poll;
-        if (eq != std::string::npos)
-            if (const auto parsed = parse_rx_mode(pm.substr(eq + 1))) m = *parsed;
-        if (ec != std::errc() || p != end || port >= RTE_MAX_ETHPORTS || eq == std::string::npos ||
-            to_string(m) != pm.substr(eq + 1))
+        const auto [p, ec] = std::from_chars(s.data(), s.data() + eq, port);
+        const std::optional<rx_mode> m = parse_rx_mode(s.substr(std::min(eq + 1, s.size())));
+        if (ec != std::errc() || p != s.data() + eq || port >= RTE_MAX_ETHPORTS || !m)
             return fmt::format("--port-rx-mode: '{}' is not PORT=poll|interrupt|adaptive", pm);
-        o.router.port_modes.emplace_back(uint16_t(port), m);
+        o.router.port_modes.emplace_back(uint16_t(port), *m);
     }
     return {};
 }
