@@ -9,6 +9,11 @@ PACKAGES=(
   dpdk dpdk-dev libdpdk-dev dpdk-doc
   libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the distributed control plane: etcd, its gRPC client (stubs from etcd's own .proto
+  # files), Prometheus metrics (control/etcd, control/agent)
+  etcd-server etcd-client golang-etcd-server-dev
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev prometheus-cpp-dev
+  openssl prometheus
   clang libclang-rt-14-dev clang-format
   # tests, testbed and benchmarks
   iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
