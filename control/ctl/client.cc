@@ -16,6 +16,18 @@ control_client::~control_client() {
     if (fd_ >= 0) close(fd_);
 }
 
+bool control_client::open() const {
+    if (fd_ < 0) return false;
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) < 0) return false;
+    if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) return false;
+    if (p.revents & POLLIN) {
+        char c;
+        return recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;  // 0: the peer closed
+    }
+    return true;
+}
+
 bool control_client::connect(const std::string &path, std::string &error, int timeout_ms) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

@@ -40,6 +40,10 @@ public:
                      const std::function<void(size_t, nlohmann::ordered_json &&)> &on_reply,
                      std::string &error, int timeout_ms = 60000);
 
+    // True when connected and the router has not closed its end (it stopped or restarted):
+    // a check that does not wait.
+    bool open() const;
+
 private:
     bool send_all(const std::string &data, std::string &error);
     std::optional<nlohmann::ordered_json> read_reply(std::string &error, int timeout_ms);

@@ -94,9 +94,15 @@ bool orchestrator_state::save(const std::string &path, std::string &error) const
 
 // ---- what routers must hold ----
 
-std::map<std::string, router_holdings> desired(const topology &topo, const orchestrator_state &st) {
+std::map<std::string, router_holdings> desired(const topology &topo, const orchestrator_state &st,
+                                               const std::string *only) {
     std::map<std::string, router_holdings> want;
-    for (const auto &[name, r] : topo.routers) want[name];
+    for (const auto &[name, r] : topo.routers)
+        if (!only || name == *only) want[name];
+    auto holds = [&](const std::string &router) -> router_holdings * {
+        if (only && router != *only) return nullptr;
+        return &want[router];
+    };
     for (const auto &[m, vm] : st.vms) {
         const topo_subnet *home = topo.subnet_of(m);
         const topo_subnet *at = topo.subnet(vm.location);
@@ -106,16 +112,20 @@ std::map<std::string, router_holdings> desired(const topology &topo, const orche
                             at->port};
         const binding forward{m, vm.care_of, binding_kind::forward, 0};
         // The foreign router delivers M and answers for the home prefix on that segment.
-        want[at->router].bindings[m] = {local, vm.epoch};
-        want[at->router].proxies.insert({at->port, home->prefix});
+        if (auto *h = holds(at->router)) {
+            h->bindings[m] = {local, vm.epoch};
+            h->proxies.insert({at->port, home->prefix});
+        }
         // The home router translates and answers for M on the home segment (case 4).
-        if (home->router != at->router) want[home->router].bindings[m] = {forward, vm.epoch};
-        want[home->router].proxies.insert({home->port, ip4_prefix{m, 32}});
+        if (auto *h = holds(home->router)) {
+            if (home->router != at->router) h->bindings[m] = {forward, vm.epoch};
+            h->proxies.insert({home->port, ip4_prefix{m, 32}});
+        }
         // Optimized mode: every other router translates early (the paper's scenario iii).
         if (!vm.triangle)
             for (const auto &[name, r] : topo.routers)
                 if (name != at->router && name != home->router)
-                    want[name].bindings[m] = {forward, vm.epoch};
+                    if (auto *h = holds(name)) h->bindings[m] = {forward, vm.epoch};
     }
     return want;
 }
@@ -168,12 +178,13 @@ std::vector<std::string> diff_commands(const router_holdings &actual, const rout
 orchestrator::orchestrator(topology topo, std::string state_path, transport t)
     : topo_(std::move(topo)), state_path_(std::move(state_path)), send_(std::move(t)) {}
 
-bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string &error) {
+bool fetch_holdings(const router_transport &send, const topology &topo, const topo_router &r,
+                    uint32_t page_size, router_holdings &out, std::string &error) {
     cmd_show nat, proxies;
     nat.item = cmd_show::what::nat;
-    nat.limit = fetch_page;
+    nat.limit = page_size;
     proxies.item = cmd_show::what::proxy_arp;
-    auto replies = send_(r, {format_command(nat), format_command(proxies)}, error);
+    auto replies = send(r, {format_command(nat), format_command(proxies)}, error);
     if (!replies) return false;
     if (!reply_ok((*replies)[0]) || !reply_ok((*replies)[1])) {
         error = reply_error(reply_ok((*replies)[0]) ? (*replies)[1] : (*replies)[0]);
@@ -188,14 +199,14 @@ bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string
             auto care = ip4_addr::parse(row["care_of"].get<std::string>());
             auto kind = parse_binding_kind(row["type"].get<std::string>());
             if (!home || !care || !kind) continue;
-            if (!topo_.subnet_of(*home)) continue;  // not ours to manage
+            if (!topo.subnet_of(*home)) continue;  // not ours to manage
             binding b{
                 *home, *care, *kind,
                 row["port"].is_number() ? uint16_t(row["port"].get<unsigned>()) : uint16_t(0)};
             out.bindings[*home] = {b, row["epoch"].get<uint64_t>()};
         }
         if (!page.contains("next")) break;
-        auto more = send_(r, {page["next"].get<std::string>()}, error);
+        auto more = send(r, {page["next"].get<std::string>()}, error);
         if (!more) return false;
         if (!reply_ok((*more)[0])) {
             error = reply_error((*more)[0]);
@@ -210,12 +221,12 @@ bool orchestrator::fetch(const topo_router &r, router_holdings &out, std::string
     return true;
 }
 
-bool orchestrator::apply(const topo_router &r, const std::vector<std::string> &cmds,
-                         std::string &error) {
+bool apply_batch(const router_transport &send, const topo_router &r,
+                 const std::vector<std::string> &cmds, std::string &error) {
     std::vector<std::string> lines{"batch begin"};
     lines.insert(lines.end(), cmds.begin(), cmds.end());
     lines.push_back("batch commit");
-    auto replies = send_(r, lines, error);
+    auto replies = send(r, lines, error);
     if (!replies) return false;
     for (size_t i = 0; i < replies->size(); ++i) {
         if (!reply_ok((*replies)[i])) {
@@ -228,14 +239,13 @@ bool orchestrator::apply(const topo_router &r, const std::vector<std::string> &c
     return true;
 }
 
-std::set<std::pair<uint16_t, ip4_prefix>> orchestrator::proxy_scope(
-    const std::string &router, const std::set<ip4_addr> &homes) const {
-    // The proxy entries the orchestrator owns on a router: a managed subnet's prefix, or the
-    // address of a VM it manages, on a port through which that router serves a subnet.
+std::set<std::pair<uint16_t, ip4_prefix>> proxy_scope(const topology &topo,
+                                                      const std::string &router,
+                                                      const std::set<ip4_addr> &homes) {
     std::set<std::pair<uint16_t, ip4_prefix>> scope;
-    for (const auto &[n, served] : topo_.subnets) {
+    for (const auto &[n, served] : topo.subnets) {
         if (served.router != router) continue;
-        for (const auto &[n2, s] : topo_.subnets) scope.insert({served.port, s.prefix});
+        for (const auto &[n2, s] : topo.subnets) scope.insert({served.port, s.prefix});
         for (ip4_addr m : homes) scope.insert({served.port, ip4_prefix{m, 32}});
     }
     return scope;
@@ -257,14 +267,39 @@ std::optional<ip4_addr> orchestrator::allocate_care_of(const topo_subnet &s,
     return std::nullopt;
 }
 
-void orchestrator::announce(const std::string &router, const ip4_prefix &what, uint16_t port,
-                            result &res) {
+std::vector<cmd_announce> move_announcements(const topology &topo, ip4_addr m,
+                                             const std::string &from, const std::string &to,
+                                             const std::string &router) {
+    std::vector<cmd_announce> out;
+    const topo_subnet *home = topo.subnet_of(m);
+    const topo_subnet *target = topo.subnet(to);
+    const topo_subnet *old_at = topo.subnet(from);
+    if (!home || !target) return out;
+    auto add = [&](const topo_subnet &s, const ip4_prefix &what) {
+        if (s.router != router) return;
+        cmd_announce a;
+        a.prefix = what;
+        a.port = s.port;
+        a.count = 3;
+        a.interval_ms = 100;
+        out.push_back(a);
+    };
+    // Caches: the VM's (home neighbours, its gateway), the home segment's (M), the old
+    // segment's (M). Hosts may miss one frame: announcements go in bursts.
+    if (target != home) {
+        add(*target, home->prefix);
+        add(*home, ip4_prefix{m, 32});
+    } else {
+        // Back home, the VM's cache still points home neighbours at the foreign router: the
+        // home router tells the segment its own MAC and the neighbours' true ones.
+        add(*home, home->prefix);
+    }
+    if (old_at && old_at != home && old_at != target) add(*old_at, ip4_prefix{m, 32});
+    return out;
+}
+
+void orchestrator::announce(const std::string &router, const cmd_announce &a, result &res) {
     std::string error;
-    cmd_announce a;
-    a.prefix = what;
-    a.port = port;
-    a.count = 3;
-    a.interval_ms = 100;
     const std::string cmd = format_command(a);
     auto replies = send_(topo_.routers.at(router), {cmd}, error);
     if (!replies)
@@ -440,18 +475,10 @@ orchestrator::result orchestrator::move(const std::string &vm_name, const std::s
     if (!after.save(state_path_, error))
         return fail(error + " (routers were updated: run 'sswctl reconcile')");
 
-    // Caches: the VM's (home neighbours, its gateway), the home segment's (M), the old
-    // segment's (M). Hosts may miss one frame: announcements go in bursts.
-    if (target != home) {
-        announce(target->router, home->prefix, target->port, res);
-        announce(home->router, ip4_prefix{*m, 32}, home->port, res);
-    } else {
-        // Back home, the VM's cache still points home neighbours at the foreign router: the
-        // home router tells the segment its own MAC and the neighbours' true ones.
-        announce(home->router, home->prefix, home->port, res);
-    }
-    if (old_at && old_at != home && old_at != target)
-        announce(old_at->router, ip4_prefix{*m, 32}, old_at->port, res);
+    // New foreign router first, old foreign router last (`order`).
+    for (const auto &name : order)
+        for (const auto &a : move_announcements(topo_, *m, cur.location, next.location, name))
+            announce(name, a, res);
     return res;
 }
 

@@ -57,8 +57,34 @@ struct router_holdings {
     std::set<std::pair<uint16_t, ip4_prefix>> proxies;  // (port, prefix)
 };
 
-// What every router must hold for the VMs in `st`.
-std::map<std::string, router_holdings> desired(const topology &topo, const orchestrator_state &st);
+// What every router must hold for the VMs in `st` (only: that router alone).
+std::map<std::string, router_holdings> desired(const topology &topo, const orchestrator_state &st,
+                                               const std::string *only = nullptr);
+
+// The proxy entries the orchestrator owns on `router`: a managed subnet's prefix, or the
+// address of a VM in `homes`, on a port through which that router serves a subnet.
+std::set<std::pair<uint16_t, ip4_prefix>> proxy_scope(const topology &topo,
+                                                      const std::string &router,
+                                                      const std::set<ip4_addr> &homes);
+
+// The announcements (gratuitous ARP) `router` sends once VM `m` has moved from subnet `from`
+// to subnet `to`, so that hosts and the VM refresh their caches.
+std::vector<cmd_announce> move_announcements(const topology &topo, ip4_addr m,
+                                             const std::string &from, const std::string &to,
+                                             const std::string &router);
+
+// Talks to one router: sends command lines, returns one JSON reply per line, or nullopt with
+// an error when the router cannot be reached.
+using router_transport = std::function<std::optional<std::vector<nlohmann::ordered_json>>(
+    const topo_router &, const std::vector<std::string> &, std::string &)>;
+
+// What router `r` holds of the managed configuration (bindings of the topology's subnets,
+// proxy-ARP entries), read `page` bindings at a time.
+bool fetch_holdings(const router_transport &send, const topology &topo, const topo_router &r,
+                    uint32_t page, router_holdings &out, std::string &error);
+// Sends `cmds` to `r` as one batch: all applied or none; the error names the refused line.
+bool apply_batch(const router_transport &send, const topo_router &r,
+                 const std::vector<std::string> &cmds, std::string &error);
 
 // The commands that take a router from `actual` to `want`, for the home addresses in `homes`
 // and the proxy entries in `proxy_scope` only. `del_epoch` is the epoch of deletions.
@@ -73,8 +99,7 @@ class orchestrator {
 public:
     // Talks to one router: sends command lines, returns one JSON reply per line, or nullopt
     // with an error when the router cannot be reached.
-    using transport = std::function<std::optional<std::vector<nlohmann::ordered_json>>(
-        const topo_router &, const std::vector<std::string> &, std::string &)>;
+    using transport = router_transport;
 
     orchestrator(topology topo, std::string state_path, transport t);
 
@@ -97,13 +122,19 @@ public:
     uint32_t fetch_page = cmd_show::kShowNatMaxLimit;
 
 private:
-    bool fetch(const topo_router &r, router_holdings &out, std::string &error);
-    bool apply(const topo_router &r, const std::vector<std::string> &cmds, std::string &error);
+    bool fetch(const topo_router &r, router_holdings &out, std::string &error) {
+        return fetch_holdings(send_, topo_, r, fetch_page, out, error);
+    }
+    bool apply(const topo_router &r, const std::vector<std::string> &cmds, std::string &error) {
+        return apply_batch(send_, r, cmds, error);
+    }
     std::set<std::pair<uint16_t, ip4_prefix>> proxy_scope(const std::string &router,
-                                                          const std::set<ip4_addr> &homes) const;
+                                                          const std::set<ip4_addr> &homes) const {
+        return ssw::proxy_scope(topo_, router, homes);
+    }
     std::optional<ip4_addr> allocate_care_of(const topo_subnet &s, const orchestrator_state &st,
                                              ip4_addr vm) const;
-    void announce(const std::string &router, const ip4_prefix &what, uint16_t port, result &res);
+    void announce(const std::string &router, const cmd_announce &a, result &res);
 
     topology topo_;
     std::string state_path_;

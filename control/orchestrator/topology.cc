@@ -63,8 +63,11 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
             fail("\"routers\" must name at least one router");
         for (const auto &[name, r] : routers.items()) {
             const std::string where = "router " + name;
-            out.routers[name] =
-                topo_router{name, string_of(member(r, "socket", where), where + ".socket")};
+            if (!r.is_object()) fail("{}: expected an object", where);
+            // The socket is for sswctl's local orchestrator; an etcd deployment's agents
+            // know their own router's.
+            out.routers[name] = topo_router{
+                name, r.contains("socket") ? string_of(r.at("socket"), where + ".socket") : ""};
         }
         const json &subnets = member(j, "subnets", "topology");
         if (!subnets.is_object()) fail("\"subnets\" must be an object");

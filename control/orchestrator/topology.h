@@ -25,7 +25,7 @@ namespace ssw {
 
 struct topo_router {
     std::string name;
-    std::string socket;
+    std::string socket;  // empty: none given (the topology of an etcd deployment)
 };
 
 struct topo_subnet {

@@ -133,6 +133,14 @@ TEST(Topology, MinimalValid) {
     EXPECT_TRUE(t.subnets.empty());
 }
 
+TEST(Topology, SocketIsOptional) {
+    // An etcd deployment's topology names the routers; each agent knows its own socket.
+    topology t;
+    std::string error;
+    ASSERT_TRUE(topology::parse(with(R"({"R1": {}})", "{}"), t, error)) << error;
+    EXPECT_EQ(t.routers.at("R1").socket, "");
+}
+
 TEST(Topology, Refusals) {
     expect_refused("", "not valid JSON");
     expect_refused("{\"routers\": ", "not valid JSON");
@@ -140,9 +148,8 @@ TEST(Topology, Refusals) {
     expect_refused("{\"subnets\": {}}", "missing \"routers\"");
     expect_refused(with("{}", kSubnets), "at least one router");
     expect_refused(with("[\"R1\"]", kSubnets), "at least one router");
-    expect_refused(with(R"({"R1": {}})", "{}"), "router R1: missing \"socket\"");
     expect_refused(with(R"({"R1": {"socket": 5}})", "{}"), "router R1.socket: expected a string");
-    expect_refused(with(R"({"R1": "/s1"})", "{}"), "router R1: missing \"socket\"");
+    expect_refused(with(R"({"R1": "/s1"})", "{}"), "router R1: expected an object");
     expect_refused("{\"routers\": " + kRouters + "}", "missing \"subnets\"");
     expect_refused(with(kRouters, "[]"), "\"subnets\" must be an object");
     // Subnets.
