@@ -8,12 +8,15 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include "control/cluster/mover.h"
+#include "control/cluster/store_config.h"
 #include "control/ctl/client.h"
 #include "control/ctl/table_format.h"
 #include "control/orchestrator/orchestrator.h"
@@ -36,7 +39,60 @@ struct orchestration {
     std::string care_of;
     std::string mode = "optimized";
     bool dry_run = false;
+    bool resume = false;
+    unsigned phase_timeout_ms = 10000;
+    unsigned lock_ttl_s = 10;
 };
+
+// migrate's --to, --mode and --care-of, checked; false (with a message) when wrong.
+bool migrate_args(const orchestration &o, std::optional<ip4_addr> &care_of) {
+    if (o.to.empty()) {
+        std::cerr << "sswctl: migrate needs --to SUBNET\n";
+        return false;
+    }
+    if (o.mode != "optimized" && o.mode != "triangle") {
+        std::cerr << "sswctl: --mode is 'optimized' or 'triangle'\n";
+        return false;
+    }
+    if (!o.care_of.empty()) {
+        care_of = ip4_addr::parse(o.care_of);
+        if (!care_of) {
+            std::cerr << "sswctl: --care-of '" << o.care_of << "' is not an IPv4 address\n";
+            return false;
+        }
+    }
+    return true;
+}
+
+// Prints an orchestrator's result (a table, or JSON); returns the exit status.
+int report(const std::string &verb, orchestrator::result &res, bool is_move,
+           std::chrono::steady_clock::time_point started, bool as_json) {
+    // A move: from the command to the last router's acknowledgement.
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    if (is_move && res.ok) res.log.push_back(fmt::format("moved in {:.1f} ms", elapsed_ms));
+    if (as_json) {
+        nlohmann::ordered_json j{{"ok", res.ok}};
+        if (!res.ok) j["error"] = res.error;
+        if (is_move) j["elapsed_ms"] = std::round(elapsed_ms * 10) / 10;
+        j["log"] = res.log;
+        if (!res.data.is_null()) j["data"] = res.data;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        if (res.ok && res.data.contains("routers") && res.data["routers"].is_array()) {
+            nlohmann::ordered_json head = res.data;
+            head.erase("routers");
+            std::cout << render_text(head) << render_text(res.data["routers"]);
+        }
+        for (const auto &line : res.log) std::cout << line << "\n";
+    }
+    if (!res.ok) {
+        std::cerr << "sswctl: " << verb << ": " << res.error << "\n";
+        return 1;
+    }
+    return 0;
+}
 
 // migrate | return | where | reconcile: the orchestrator, over every router of a topology.
 int orchestrate(const std::vector<std::string> &words, const orchestration &o, bool as_json) {
@@ -59,6 +115,10 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     auto transport = [](const topo_router &r, const std::vector<std::string> &lines,
                         std::string &err) -> std::optional<std::vector<nlohmann::ordered_json>> {
         control_client c;
+        if (r.socket.empty()) {
+            err = fmt::format("the topology gives no socket for router {}", r.name);
+            return std::nullopt;
+        }
         if (!c.connect(r.socket, err, 2000)) return std::nullopt;
         return c.call_many(lines, err, 10000);
     };
@@ -66,22 +126,8 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     orchestrator::result res;
     const auto started = std::chrono::steady_clock::now();
     if (verb == "migrate") {
-        if (o.to.empty()) {
-            std::cerr << "sswctl: migrate needs --to SUBNET\n";
-            return 2;
-        }
-        if (o.mode != "optimized" && o.mode != "triangle") {
-            std::cerr << "sswctl: --mode is 'optimized' or 'triangle'\n";
-            return 2;
-        }
         std::optional<ip4_addr> care_of;
-        if (!o.care_of.empty()) {
-            care_of = ip4_addr::parse(o.care_of);
-            if (!care_of) {
-                std::cerr << "sswctl: --care-of '" << o.care_of << "' is not an IPv4 address\n";
-                return 2;
-            }
-        }
+        if (!migrate_args(o, care_of)) return 2;
         res = orch.move(words[1], o.to, care_of, o.mode == "triangle", o.dry_run);
     } else if (verb == "return") {
         auto m = topo.vm_address(words[1]);
@@ -96,32 +142,77 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
     } else {
         res = orch.reconcile(o.dry_run);
     }
-    // A move: from the command to the last router's acknowledgement.
-    const bool is_move = (verb == "migrate" || verb == "return") && !o.dry_run;
-    const double elapsed_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
-    if (is_move && res.ok) res.log.push_back(fmt::format("moved in {:.1f} ms", elapsed_ms));
-    if (as_json) {
-        nlohmann::ordered_json j{{"ok", res.ok}};
-        if (!res.ok) j["error"] = res.error;
-        if (is_move) j["elapsed_ms"] = std::round(elapsed_ms * 10) / 10;
-        j["log"] = res.log;
-        if (!res.data.is_null()) j["data"] = res.data;
-        std::cout << j.dump(2) << "\n";
-    } else {
-        if (verb == "where" && res.ok) {
-            nlohmann::ordered_json head = res.data;
-            head.erase("routers");
-            std::cout << render_text(head) << render_text(res.data["routers"]);
+    return report(verb, res, (verb == "migrate" || verb == "return") && !o.dry_run, started,
+                  as_json);
+}
+
+// The same verbs (and topology, agents) through etcd: sswctl writes the desired state, the
+// agents apply it (control/cluster/mover.h). Never talks to a router.
+int orchestrate_etcd(const std::vector<std::string> &words, const orchestration &o,
+                     const cluster::store_flags &sf, bool as_json) {
+    const std::string &verb = words[0];
+    const size_t want_args = verb == "reconcile" || verb == "agents" ? 1
+                             : verb == "topology"                    ? 0
+                                                                     : 2;
+    if ((want_args && words.size() != want_args) ||
+        (verb == "topology" && !(words.size() == 3 && words[1] == "put") &&
+         !(words.size() == 2 && words[1] == "get"))) {
+        std::cerr << "sswctl: usage: sswctl --endpoints LIST "
+                  << (verb == "topology" ? "topology put FILE | topology get"
+                                         : verb + (want_args == 2 ? " VM" : ""))
+                  << " (see sswctl --help)\n";
+        return 2;
+    }
+    if (o.dry_run) {
+        std::cerr << "sswctl: --dry-run is for the local orchestrator (-t); with etcd, "
+                     "'sswctl where VM' shows what each router must hold\n";
+        return 2;
+    }
+    cluster::store_config sc;
+    std::string error;
+    if (!cluster::resolve_store_config(sf, sc, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    auto store = etcd::client::create(sc.client, error);
+    if (!store) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    cluster::move_options mo;
+    mo.phase_timeout = std::chrono::milliseconds(o.phase_timeout_ms);
+    mo.lock_ttl_s = std::max(1u, o.lock_ttl_s);
+    cluster::mover mv(*store, sc.k, mo);
+    const auto started = std::chrono::steady_clock::now();
+    orchestrator::result res;
+    if (verb == "topology" && words[1] == "put") {
+        std::ifstream in(words[2]);
+        if (!in) {
+            std::cerr << "sswctl: cannot read " << words[2] << "\n";
+            return 2;
         }
-        for (const auto &line : res.log) std::cout << line << "\n";
+        std::stringstream ss;
+        ss << in.rdbuf();
+        res = mv.put_topology(ss.str());
+    } else if (verb == "topology") {
+        res = mv.get_topology();
+    } else if (verb == "migrate" && o.resume) {
+        res = mv.resume(words[1]);
+    } else if (verb == "migrate") {
+        std::optional<ip4_addr> care_of;
+        if (!migrate_args(o, care_of)) return 2;
+        res = mv.move(words[1], o.to, care_of, o.mode == "triangle");
+    } else if (verb == "return") {
+        res = mv.return_home(words[1]);
+    } else if (verb == "where") {
+        res = mv.where(words[1]);
+    } else if (verb == "agents") {
+        res = mv.status();
+    } else {
+        res = mv.reconcile();
     }
-    if (!res.ok) {
-        std::cerr << "sswctl: " << verb << ": " << res.error << "\n";
-        return 1;
-    }
-    return 0;
+    return report(verb, res, (verb == "migrate" || verb == "return") && res.data.contains("move"),
+                  started, as_json);
 }
 
 void print_help(const po::options_description &d) {
@@ -137,7 +228,14 @@ void print_help(const po::options_description &d) {
            "  sswctl -t TOPO return VM          move VM back to its home subnet\n"
            "  sswctl -t TOPO where VM           location, epoch, and what each router holds\n"
            "  sswctl -t TOPO reconcile          repair routers that differ from the VMs' state\n"
-           "  (--dry-run prints the commands per router instead of sending them)\n"
+           "  (--dry-run prints the commands per router instead of sending them)\n\n"
+           "The same through etcd, where ssw-agent applies them (--endpoints or -c FILE):\n"
+           "  sswctl -c CONF topology put FILE   the deployment's topology, into etcd\n"
+           "  sswctl -c CONF topology get\n"
+           "  sswctl -c CONF migrate VM --to SUBNET [...] | return VM | where VM\n"
+           "  sswctl -c CONF migrate --resume VM finish (or roll back) a move whose sswctl died\n"
+           "  sswctl -c CONF reconcile           every agent re-reads and repairs its router\n"
+           "  sswctl -c CONF agents              what each router's agent has applied\n"
            "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
         << d << "\nCommands:\n";
     for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
@@ -232,6 +330,7 @@ int main(int argc, char **argv) {
     std::vector<std::string> words;
     unsigned timeout_s = 60;
     orchestration orch;
+    cluster::store_flags sf;
     po::options_description desc("Options");
     // clang-format off
     desc.add_options()
@@ -252,7 +351,23 @@ int main(int argc, char **argv) {
             "migrate: care-of address (default: the first free one of the subnet's pool)")
         ("mode", po::value(&orch.mode)->value_name("MODE")->default_value("optimized"),
             "migrate: optimized (every router translates) or triangle (only the home router)")
-        ("dry-run,n", "orchestrator: print the commands per router, change nothing");
+        ("dry-run,n", "orchestrator: print the commands per router, change nothing")
+        ("etcd-config,c", po::value(&sf.config)->value_name("FILE"),
+            "etcd: endpoints, TLS files and key prefix (JSON, conf/agent.json); with it (or "
+            "--endpoints) migrate, return, where and reconcile go through etcd")
+        ("endpoints", po::value(&sf.endpoints)->value_name("LIST"),
+            "etcd: members, comma-separated (host:port, http://... or https://...)")
+        ("cacert", po::value(&sf.ca)->value_name("FILE"), "etcd: the members' CA (PEM)")
+        ("cert", po::value(&sf.cert)->value_name("FILE"), "etcd: client certificate (PEM)")
+        ("key", po::value(&sf.key)->value_name("FILE"), "etcd: the certificate's key")
+        ("prefix", po::value(&sf.prefix)->value_name("PREFIX"),
+            "etcd: the deployment's key prefix (default /ssw/v1/)")
+        ("resume", "etcd: migrate --resume VM finishes (or rolls back) a move whose sswctl died")
+        ("phase-timeout", po::value(&orch.phase_timeout_ms)->value_name("MS")
+            ->default_value(orch.phase_timeout_ms),
+            "etcd: how long a move's phase waits for the routers' acknowledgements")
+        ("lock-ttl", po::value(&orch.lock_ttl_s)->value_name("S")->default_value(orch.lock_ttl_s),
+            "etcd: how long the lock of a move whose sswctl died outlives it");
     // clang-format on
     po::options_description hidden;
     hidden.add_options()("command", po::value(&words));
@@ -278,10 +393,20 @@ int main(int argc, char **argv) {
     }
     const bool as_json = vm.count("json") > 0;
     orch.dry_run = vm.count("dry-run") > 0;
+    orch.resume = vm.count("resume") > 0;
     if (const char *t = getenv("SSW_TOPOLOGY"); t && vm["topology"].defaulted()) orch.topology = t;
-    if (!words.empty() && (words[0] == "migrate" || words[0] == "return" || words[0] == "where" ||
-                           words[0] == "reconcile"))
-        return orchestrate(words, orch, as_json);
+    if (const char *c = getenv("SSW_ETCD_CONFIG"); c && sf.config.empty()) sf.config = c;
+    const bool etcd = !sf.config.empty() || !sf.endpoints.empty();
+    const bool verb = !words.empty() && (words[0] == "migrate" || words[0] == "return" ||
+                                         words[0] == "where" || words[0] == "reconcile");
+    if (etcd && (verb || (!words.empty() && (words[0] == "topology" || words[0] == "agents"))))
+        return orchestrate_etcd(words, orch, sf, as_json);
+    if (orch.resume) {
+        std::cerr << "sswctl: --resume is for moves through etcd (--endpoints or "
+                     "--etcd-config)\n";
+        return 2;
+    }
+    if (verb) return orchestrate(words, orch, as_json);
     if (words.empty() && file.empty()) {
         std::cerr << "sswctl: give either a COMMAND or -f FILE (see sswctl --help)\n";
         return 2;

@@ -184,6 +184,7 @@ public:
 
 private:
     explicit client(std::unique_ptr<impl> p);
+    bool grant(int64_t ttl_seconds, int64_t &id, int64_t &ttl, std::string &error);
     std::unique_ptr<impl> impl_;
 };
 

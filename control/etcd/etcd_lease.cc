@@ -157,23 +157,14 @@ bool lease::alive() const {
 }
 
 std::unique_ptr<lease> client::grant_lease(int64_t ttl_seconds, std::string &error) {
-    etcdserverpb::LeaseGrantRequest req;
-    req.set_ttl(ttl_seconds);
-    etcdserverpb::LeaseGrantResponse resp;
     const auto asked = clock::now();
     // Repeating a grant is harmless: a lease granted twice expires unused.
-    auto call = [&](detail::member &m, grpc::ClientContext &ctx) {
-        return m.lease->LeaseGrant(&ctx, req, &resp);
-    };
-    if (!impl_->conn->run(detail::call_kind::read, call, error)) return nullptr;
-    if (!resp.error().empty() || resp.ttl() <= 0) {
-        error = "etcd: lease not granted: " + (resp.error().empty() ? "TTL 0" : resp.error());
-        return nullptr;
-    }
+    int64_t id = 0, ttl = 0;
+    if (!grant(ttl_seconds, id, ttl, error)) return nullptr;
     auto p = std::make_unique<lease::impl>();
     p->conn = impl_->conn;
-    p->id = resp.id();
-    p->ttl = resp.ttl();
+    p->id = id;
+    p->ttl = ttl;
     const milliseconds ttl_ms = std::chrono::seconds(p->ttl);
     p->interval = std::max(ttl_ms / 3, milliseconds(100));
     p->response_wait =
@@ -183,7 +174,7 @@ std::unique_ptr<lease> client::grant_lease(int64_t ttl_seconds, std::string &err
     return std::make_unique<lease>(std::move(p));
 }
 
-bool client::grant_expiring_lease(int64_t ttl_seconds, int64_t &id, std::string &error) {
+bool client::grant(int64_t ttl_seconds, int64_t &id, int64_t &ttl, std::string &error) {
     etcdserverpb::LeaseGrantRequest req;
     req.set_ttl(ttl_seconds);
     etcdserverpb::LeaseGrantResponse resp;
@@ -196,7 +187,13 @@ bool client::grant_expiring_lease(int64_t ttl_seconds, int64_t &id, std::string 
         return false;
     }
     id = resp.id();
+    ttl = resp.ttl();
     return true;
+}
+
+bool client::grant_expiring_lease(int64_t ttl_seconds, int64_t &id, std::string &error) {
+    int64_t ttl = 0;
+    return grant(ttl_seconds, id, ttl, error);
 }
 
 bool client::lease_time_to_live(int64_t id, int64_t &seconds, std::string &error) {

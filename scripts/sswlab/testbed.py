@@ -22,7 +22,8 @@ import time
 
 from . import router as sswrouter
 from .hosts import arping
-from .netns import Topology, run
+from .etcd import Agent, EtcdCluster
+from .netns import Topology, run, wait_until
 from .router import Router
 
 CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/testbed")
@@ -163,12 +164,23 @@ class TestbedBase:
 
 class Testbed(TestbedBase):
     """The testbed with four ssw-router processes (router_bin: another ssw-router than
-    sswlab.router's, router_args: further arguments for each), moves by `sswctl migrate`."""
+    sswlab.router's, router_args: further arguments for each), moves by `sswctl migrate`.
 
-    def __init__(self, router_args=(), tag="tb", router_bin=None):
+    control: "local", sswctl's own orchestrator talks to the routers' sockets; "etcd", the
+    desired state is in an etcd cluster of etcd_members members started here (etcd_tls: https
+    with client certificates), an ssw-agent per router (agent_args: further arguments for each)
+    applies it, and sswctl talks to etcd only."""
+
+    def __init__(self, router_args=(), tag="tb", router_bin=None, control="local",
+                 etcd_members=1, etcd_tls=False, agent_args=()):
         self.router_args = list(router_args)
         self.router_bin = router_bin
         self.routers = {}
+        self.control = control
+        self.etcd_members, self.etcd_tls = etcd_members, etcd_tls
+        self.agent_args = list(agent_args)
+        self.etcd = None
+        self.agents = {}
         super().__init__(tag)
 
     def _start_routers(self, ports):
@@ -190,11 +202,34 @@ class Testbed(TestbedBase):
                 binary=self.router_bin)
         for r in self.routers.values():
             r.start()
+        if self.control == "etcd":
+            self._start_control_plane()
+
+    def _start_control_plane(self):
+        """etcd, the topology in it, an agent per router; returns once every router holds
+        the desired state."""
+        self.etcd = EtcdCluster(n=self.etcd_members, tls=self.etcd_tls, topo=self.topo)
+        self.sswctl("topology", "put", self.topology_path, check=True)
+        for name, r in self.routers.items():
+            self.agents[name] = Agent(self.topo, self.etcd, name, r.socket,
+                                      extra_args=self.agent_args).start()
+        self.wait_agents_in_sync()
+
+    def wait_agents_in_sync(self, routers=None, timeout=30):
+        """Waits until the agents of `routers` (default: all) hold the newest desired state."""
+        def in_sync():
+            rows = self.orchestrate("agents")["data"]["routers"]
+            return all(r["agent"] == "in sync" for r in rows
+                       if routers is None or r["router"] in routers)
+        wait_until(in_sync, timeout=timeout, interval=0.1, what="agents in sync",
+                   ignore=(RuntimeError, KeyError))
 
     # -- VM moves --
     def sswctl(self, *args, check=False):
         # sswrouter.SSWCTL_BIN read now: the benchmark driver points it at its own build.
-        return run([sswrouter.SSWCTL_BIN, "-t", self.topology_path, *args], check=check, timeout=60)
+        where = (["-t", self.topology_path] if self.control == "local"
+                 else self.etcd.client_args())
+        return run([sswrouter.SSWCTL_BIN, *where, *args], check=check, timeout=60)
 
     def orchestrate(self, *args):
         """Runs an orchestrator command (--json); returns its JSON result."""
@@ -215,5 +250,6 @@ class Testbed(TestbedBase):
         return self.orchestrate("where", vm)
 
     def stop_routers(self):
-        codes = [r.stop() for r in self.routers.values()]
+        codes = [a.stop() for a in self.agents.values()]
+        codes += [r.stop() for r in self.routers.values()]
         return all(c == 0 for c in codes)

@@ -117,7 +117,11 @@ class MigrationTest(unittest.TestCase):
         where = self.tb.where("C")["data"]
         self.assertEqual(where["location"], "home")
         self.assertEqual(where["care_of"], "")
-        for row in where["routers"]:
+        self.assert_no_router_holds("C")
+
+    def assert_no_router_holds(self, vm):
+        """No router holds a binding of vm (as `where` reads them)."""
+        for row in self.tb.where(vm)["data"]["routers"]:
             self.assertEqual(row["holds"], "-", f"{row['router']} still holds a binding after return")
 
     def test_transparency_optimized(self):

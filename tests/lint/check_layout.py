@@ -5,9 +5,11 @@
 - dataplane/net/ (the shared value types) includes neither DPDK nor the rest of the dataplane;
 - dataplane/packet/ takes from the dataplane only net/, packet/ and drop_reason.h, and
   dataplane/tables/ only net/ and tables/ (dataplane/README.md);
-- control/protocol, control/ctl and control/orchestrator (what sswctl is made of) include no
-  DPDK header, and from the dataplane only dataplane/net/;
-- control/ctl and control/orchestrator do not include control/router/ (the router's side);
+- control/protocol, control/ctl, control/orchestrator, control/etcd, control/cluster and
+  control/agent (what sswctl and ssw-agent are made of) include no DPDK header, and from the
+  dataplane only dataplane/net/;
+- nor do they include control/router/ (the router's side), except control/protocol, which
+  both sides share;
 - no source file is over 600 lines (OVERSIZE may name an exception, a table of cases).
 
 Usage: check_layout.py SOURCE_ROOT. Prints every violation; exits 1 if there is one.
@@ -21,7 +23,8 @@ MAX_LINES = 600
 OVERSIZE: set[str] = set()
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
-DPDK_FREE = ("control/protocol/", "control/ctl/", "control/orchestrator/")
+DPDK_FREE = ("control/protocol/", "control/ctl/", "control/orchestrator/", "control/etcd/",
+             "control/cluster/", "control/agent/")
 
 
 def rules(rel: str, quote: str, header: str) -> str | None:
@@ -43,12 +46,12 @@ def rules(rel: str, quote: str, header: str) -> str | None:
         return "dataplane/tables/ takes only net/ and tables/ from the dataplane"
     if rel.startswith(DPDK_FREE):
         if is_dpdk:
-            return "sswctl's folders include no DPDK header"
+            return "sswctl's and ssw-agent's folders include no DPDK header"
         if header.startswith("dataplane/") and not header.startswith("dataplane/net/"):
-            return "sswctl's folders take only dataplane/net/ from the dataplane"
-    if rel.startswith(("control/ctl/", "control/orchestrator/")) and header.startswith(
-            "control/router/"):
-        return "sswctl's folders do not include the router's control plane"
+            return "sswctl's and ssw-agent's folders take only dataplane/net/ from the dataplane"
+    if rel.startswith(DPDK_FREE) and not rel.startswith("control/protocol/") and \
+            header.startswith("control/router/"):
+        return "sswctl's and ssw-agent's folders do not include the router's control plane"
     return None
 
 

@@ -1,0 +1,251 @@
+#include "control/agent/agent.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace ssw::agent {
+
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+void say(const std::string &router, const std::string &what) {
+    fmt::print(stderr, "ssw-agent {}: {}\n", router, what);
+}
+
+}  // namespace
+
+agent::agent(etcd::client &store, router_link &router, options o)
+    : store_(store), router_(router), o_(std::move(o)) {}
+
+bool agent::ensure_lease() {
+    if (lease_ && lease_->alive()) return true;
+    std::string error;
+    lease_ = store_.grant_lease(o_.lease_ttl_s, error);
+    stats_.lease_alive = bool(lease_);
+    if (!lease_) {
+        say(o_.router, "no lease: " + error);
+        return false;
+    }
+    ++stats_.lease_grants;
+    published_once_ = false;  // the status goes again, on the new lease
+    return true;
+}
+
+void agent::publish_status() {
+    if (!lease_ || !lease_->alive()) return;
+    if (published_once_ && status_ == published_) return;
+    std::string error;
+    int64_t rev = 0;
+    if (!store_.put(o_.keys.status(o_.router), status_.to_json(), rev, error, lease_->id())) {
+        say(o_.router, "cannot publish its status: " + error);
+        return;
+    }
+    published_ = status_;
+    published_once_ = true;
+}
+
+bool agent::relist(std::string &error) {
+    etcd::range_result r;
+    if (!store_.list(o_.keys.desired(), r, error)) return false;
+    desired_ = cluster::desired_state{};
+    desired_.revision = r.revision;
+    topology_ok_ = false;
+    topology_error_ =
+        fmt::format("no topology at {} (sswctl topology put FILE)", o_.keys.topology());
+    for (const auto &kv : r.kvs) on_event({etcd::watch_event::type::put, kv});
+    watch_ = store_.watch_prefix(o_.keys.desired(), r.revision + 1, error);
+    if (!watch_) return false;
+    ++stats_.relists;
+    ++status_.relists;
+    stats_.store_revision = r.revision;
+    // Moves done before this list were announced then, or are too old to announce now.
+    for (const auto &[m, rec] : desired_.vms)
+        if (rec.phase == cluster::move_phase::done) announced_[m] = rec.move_id;
+    return true;
+}
+
+void agent::on_event(const etcd::watch_event &e) {
+    const std::string &key = e.kv.key;
+    const bool put = e.what == etcd::watch_event::type::put;
+    if (key == o_.keys.topology()) {
+        topology_ok_ = put && topology::parse(e.kv.value, desired_.topo, topology_error_);
+        if (!put) topology_error_ = "the topology was deleted";
+        actual_known_ = false;  // what the router holds is read again, in the new scope
+    } else if (key.starts_with(o_.keys.vms())) {
+        auto m = ip4_addr::parse(key.substr(o_.keys.vms().size()));
+        if (!m) return;
+        if (!put) {
+            desired_.vms.erase(*m);
+            return;
+        }
+        cluster::vm_record rec;
+        std::string error;
+        if (!cluster::vm_record::parse(*m, e.kv.value, rec, error)) {
+            say(o_.router, error + "; ignored");
+            return;
+        }
+        desired_.vms[*m] = std::move(rec);
+    } else if (key == o_.keys.resync()) {
+        actual_known_ = false;  // `sswctl reconcile`: read the router again, diff everything
+    }
+}
+
+bool agent::read_router(std::string &error) {
+    if (!topology_ok_) {
+        error = topology_error_;
+        return false;
+    }
+    ++stats_.router_reads;
+    if (!router_.fetch(desired_.topo, actual_, error)) return false;
+    actual_known_ = true;
+    return true;
+}
+
+void agent::apply_each(const router_holdings &want, const std::set<ip4_addr> &homes,
+                       const std::map<ip4_addr, uint64_t> &del_epoch) {
+    // The batch was refused: one batch per VM finds which VMs cannot be applied.
+    std::string error;
+    if (!read_router(error)) return;
+    for (ip4_addr m : homes) {
+        const std::set<ip4_addr> one{m};
+        auto cmds = diff_commands(actual_, want, one, proxy_scope(desired_.topo, o_.router, one),
+                                  del_epoch);
+        if (cmds.empty()) continue;
+        if (!router_.apply(cmds, error)) {
+            auto e = del_epoch.find(m);
+            status_.failures.push_back({m, e == del_epoch.end() ? 0 : e->second, error});
+            say(o_.router, fmt::format("VM {}: {}", m.to_string(), error));
+            continue;
+        }
+        if (!read_router(error)) return;
+    }
+}
+
+void agent::converge() {
+    if (!topology_ok_) {
+        status_.error = topology_error_;
+        return;
+    }
+    if (!desired_.topo.routers.count(o_.router)) {
+        status_.error = fmt::format("router {} is not in the topology", o_.router);
+        return;
+    }
+    status_.error.clear();
+    const auto want = cluster::desired_for(desired_, o_.router);
+    std::set<ip4_addr> homes;
+    std::map<ip4_addr, uint64_t> del_epoch;
+    for (const auto &[m, rec] : desired_.vms) {
+        homes.insert(m);
+        del_epoch[m] = cluster::view_of(desired_.topo, rec, rec.phase, o_.router).epoch;
+    }
+    for (const auto &[m, h] : actual_.bindings) homes.insert(m);
+    const auto scope = proxy_scope(desired_.topo, o_.router, homes);
+    const auto cmds = diff_commands(actual_, want, homes, scope, del_epoch);
+    status_.failures.clear();
+    if (!cmds.empty()) {
+        std::string error;
+        if (router_.apply(cmds, error)) {
+            ++stats_.applies;
+            router_holdings now = want;
+            for (const auto &p : actual_.proxies)
+                if (!scope.count(p)) now.proxies.insert(p);
+            actual_ = std::move(now);
+            say(o_.router,
+                fmt::format("revision {}: {} change(s) applied", desired_.revision, cmds.size()));
+        } else if (!router_.intact()) {
+            actual_known_ = false;
+            status_.router_up = false;
+            status_.error = error;
+            return;
+        } else {
+            ++stats_.apply_failures;
+            say(o_.router, fmt::format("revision {}: batch refused ({}); applying VM by VM",
+                                       desired_.revision, error));
+            apply_each(want, homes, del_epoch);
+        }
+    }
+    status_.router_up = true;
+    status_.revision = desired_.revision;
+    stats_.applied_revision = desired_.revision;
+}
+
+void agent::announce_done_moves() {
+    for (const auto &[m, rec] : desired_.vms) {
+        if (rec.phase != cluster::move_phase::done || rec.move_id.empty()) continue;
+        auto [it, fresh] = announced_.try_emplace(m, rec.move_id);
+        if (!fresh && it->second == rec.move_id) continue;
+        it->second = rec.move_id;
+        for (const auto &a : cluster::announcements(desired_.topo, rec, o_.router)) {
+            std::string error;
+            const std::string cmd = format_command(a);
+            if (router_.send(cmd, error))
+                ++stats_.announcements;
+            else
+                say(o_.router, fmt::format("{}: {}", cmd, error));
+        }
+    }
+}
+
+void agent::run(const std::atomic<bool> &stop) {
+    next_resync_ = clock::now() + o_.resync_interval;
+    // How long a wait for the store lasts: the router's connection is checked in between.
+    const auto tick = std::min(o_.retry_interval, std::chrono::milliseconds(200));
+    std::string last_error;
+    auto trouble = [&](const std::string &what) {
+        if (what != last_error) say(o_.router, what);
+        last_error = what;
+        std::this_thread::sleep_for(o_.retry_interval);
+    };
+    while (!stop) {
+        std::string error;
+        ensure_lease();
+        if (!watch_ && !relist(error)) {
+            trouble("cannot list the desired state: " + error);
+            continue;
+        }
+        // Without a topology there is nothing to hold: wait for one.
+        if (topology_ok_ && (!router_.intact() || !actual_known_ || clock::now() >= next_resync_)) {
+            next_resync_ = clock::now() + o_.resync_interval;
+            if (!read_router(error)) {
+                status_.router_up = false;
+                status_.error = error;
+                stats_.router_up = false;
+                publish_status();
+                trouble("router: " + error);
+                continue;
+            }
+        }
+        stats_.router_up = topology_ok_;
+        converge();
+        if (status_.router_up) announce_done_moves();
+        publish_status();
+        last_error.clear();
+
+        std::vector<etcd::watch_event> events;
+        int64_t revision = 0;
+        if (!watch_->next(events, revision, tick, error)) {
+            ++stats_.watch_restarts;
+            if (watch_->compacted()) {
+                say(o_.router, fmt::format("watch compacted at {}: listing again",
+                                           watch_->compact_revision()));
+                watch_.reset();
+                continue;
+            }
+            say(o_.router, "watch broken (" + error + "): watching again");
+            watch_ = store_.watch_prefix(o_.keys.desired(), desired_.revision + 1, error);
+            continue;
+        }
+        for (const auto &e : events) {
+            on_event(e);
+            desired_.revision = std::max(desired_.revision, e.kv.mod_revision);
+        }
+        stats_.store_revision = std::max<int64_t>(stats_.store_revision, revision);
+    }
+    lease_.reset();  // revoked: the status goes with it
+}
+
+}  // namespace ssw::agent

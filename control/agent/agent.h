@@ -1,0 +1,82 @@
+// ssw-agent's loop (docs/DESIGN.md §8): keeps one router in line with the desired state in
+// etcd, as Calico's Felix keeps its host and OVN's ovn-controller its chassis.
+//
+// It lists desired/ at a revision, brings the router in line (the difference as one batch),
+// then watches from the next revision and applies each change the same way. It lists again
+// when its watch is compacted or cannot be resumed, re-reads the router when the router's
+// connection breaks (a restart) and every resync interval, and then also diffs everything.
+// After each apply it publishes status/<router> (the revision its router holds, the VMs it
+// could not apply) on its own lease, so a dead agent's status expires and movers stop
+// counting on it. When a move is done, the routers it concerns announce it (gratuitous ARP).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "control/agent/router_link.h"
+#include "control/cluster/state.h"
+#include "control/etcd/etcd_client.h"
+
+namespace ssw::agent {
+
+struct options {
+    std::string router;  // its name in the topology
+    cluster::keys keys;
+    int64_t lease_ttl_s = 5;
+    std::chrono::milliseconds resync_interval{30000};
+    std::chrono::milliseconds retry_interval{500};
+};
+
+// What the agent has done, for its metrics and tests.
+struct counters {
+    std::atomic<int64_t> applied_revision{0};
+    std::atomic<int64_t> store_revision{0};  // the newest revision of desired/ it has seen
+    std::atomic<uint64_t> relists{0}, applies{0}, apply_failures{0}, router_reads{0};
+    std::atomic<uint64_t> watch_restarts{0}, announcements{0}, lease_grants{0};
+    std::atomic<bool> router_up{false}, lease_alive{false};
+};
+
+class agent {
+public:
+    agent(etcd::client &store, router_link &router, options o);
+    // Runs until `stop` turns true (checked at least every retry interval).
+    void run(const std::atomic<bool> &stop);
+    const counters &stats() const { return stats_; }
+
+private:
+    bool relist(std::string &error);
+    bool read_router(std::string &error);
+    void converge();
+    void apply_each(const router_holdings &want, const std::set<ip4_addr> &homes,
+                    const std::map<ip4_addr, uint64_t> &del_epoch);
+    void announce_done_moves();
+    void on_event(const etcd::watch_event &e);
+    void publish_status();
+    bool ensure_lease();
+
+    etcd::client &store_;
+    router_link &router_;
+    options o_;
+    counters stats_;
+
+    cluster::desired_state desired_;
+    bool topology_ok_ = false;
+    std::string topology_error_;
+    std::unique_ptr<etcd::watch> watch_;
+    std::unique_ptr<etcd::lease> lease_;
+
+    router_holdings actual_;  // what the router holds, as far as the agent knows
+    bool actual_known_ = false;
+    cluster::router_status status_, published_;
+    bool published_once_ = false;
+    std::map<ip4_addr, std::string> announced_;  // per VM, the last move announced (or done
+                                                 // before the agent came)
+    std::chrono::steady_clock::time_point next_resync_;
+};
+
+}  // namespace ssw::agent

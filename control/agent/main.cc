@@ -1,0 +1,99 @@
+// ssw-agent: keeps one ssw-router in line with the desired state in etcd (docs/DESIGN.md §8).
+// One per router, on the router's host; no DPDK.
+#include <csignal>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <boost/program_options.hpp>
+
+#include "control/agent/agent.h"
+#include "control/agent/router_link.h"
+#include "control/cluster/store_config.h"
+
+namespace po = boost::program_options;
+using namespace ssw;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop = true; }
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    agent::options o;
+    cluster::store_flags sf;
+    std::string socket = "/run/ssw/ssw-router.sock";
+    int64_t resync_ms = 30000;
+    po::options_description d("Options");
+    d.add_options()("help,h", "this text")("router", po::value(&o.router)->value_name("NAME"),
+                                           "the router's name in the topology (required)")(
+        "socket,s", po::value(&socket)->value_name("PATH")->default_value(socket),
+        "the router's control socket")(
+        "etcd-config,c", po::value(&sf.config)->value_name("FILE"),
+        "etcd endpoints, TLS files and key prefix (JSON, conf/agent.json); the flags "
+        "below override it")(
+        "endpoints", po::value(&sf.endpoints)->value_name("LIST"),
+        "etcd members, comma-separated: host:port, http://host:port or https://host:port")(
+        "cacert", po::value(&sf.ca)->value_name("FILE"),
+        "CA certificate of the etcd members (PEM), for https endpoints")(
+        "cert", po::value(&sf.cert)->value_name("FILE"),
+        "client certificate (PEM), when the members require one")(
+        "key", po::value(&sf.key)->value_name("FILE"), "the certificate's key")(
+        "prefix", po::value(&sf.prefix)->value_name("PREFIX"),
+        "the key prefix of this deployment (default /ssw/v1/)")(
+        "lease-ttl", po::value(&o.lease_ttl_s)->value_name("S")->default_value(o.lease_ttl_s),
+        "seconds the agent's status outlives it (its lease)")(
+        "resync-interval", po::value(&resync_ms)->value_name("MS")->default_value(resync_ms),
+        "how often the whole router is read and diffed even without changes");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, d), vm);
+        po::notify(vm);
+    } catch (const std::exception &e) {
+        std::cerr << "ssw-agent: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << "Usage: ssw-agent --router NAME [--socket PATH] (--etcd-config FILE | "
+                     "--endpoints LIST) [options]\n\n"
+                     "Keeps one ssw-router in line with the desired state in etcd: lists it, "
+                     "applies the\ndifference through the router's control socket, watches for "
+                     "changes, and publishes\nwhat it applied under "
+                     "PREFIX/status/NAME on its own lease.\n\n"
+                  << d;
+        return 0;
+    }
+    std::string error;
+    if (o.router.empty()) {
+        std::cerr << "ssw-agent: --router NAME is required\n";
+        return 2;
+    }
+    cluster::store_config sc;
+    if (!cluster::resolve_store_config(sf, sc, error)) {
+        std::cerr << "ssw-agent: " << error << "\n";
+        return 2;
+    }
+    if (o.lease_ttl_s < 1 || resync_ms < 100) {
+        std::cerr << "ssw-agent: --lease-ttl is at least 1 s, --resync-interval at least 100 ms\n";
+        return 2;
+    }
+    o.resync_interval = std::chrono::milliseconds(resync_ms);
+    o.keys = sc.k;
+    auto store = etcd::client::create(sc.client, error);
+    if (!store) {
+        std::cerr << "ssw-agent: " << error << "\n";
+        return 2;
+    }
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    agent::socket_link link(socket);
+    agent::agent a(*store, link, o);
+    fmt::print(stderr, "ssw-agent {}: router socket {}, etcd {}, prefix {}\n", o.router, socket,
+               fmt::join(sc.client.endpoints, ","), sc.k.prefix);
+    a.run(g_stop);
+    fmt::print(stderr, "ssw-agent {}: stopped\n", o.router);
+    return 0;
+}

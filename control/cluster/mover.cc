@@ -1,0 +1,486 @@
+#include "control/cluster/mover.h"
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace ssw::cluster {
+
+using ojson = nlohmann::ordered_json;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string mover_id() {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    return fmt::format("{}:{}:{}", host, getpid(), ms);
+}
+
+double ms_since(clock::time_point t) {
+    return std::round(std::chrono::duration<double, std::milli>(clock::now() - t).count() * 10) /
+           10;
+}
+
+ojson state_json(const topology &topo, const vm_state &s) {
+    return ojson{{"location", s.location},
+                 {"care_of", s.care_of.is_zero() ? "" : s.care_of.to_string()},
+                 {"mode", s.triangle ? "triangle" : "optimized"},
+                 {"epoch", s.epoch},
+                 {"vm", topo.vm_name(s.home)}};
+}
+
+vm_state at_home(const topology &topo, ip4_addr m) {
+    const topo_subnet *home = topo.subnet_of(m);
+    return vm_state{m, home ? home->name : "", {}, false, 0};
+}
+
+}  // namespace
+
+mover::mover(etcd::client &store, keys k, move_options o)
+    : store_(store), keys_(std::move(k)), o_(o), id_(mover_id()) {}
+
+bool mover::load(loaded &out, std::string &error) {
+    etcd::range_result r;
+    if (!store_.list(keys_.desired(), r, error)) return false;
+    out = loaded{};
+    out.d.revision = r.revision;
+    bool have_topology = false;
+    for (const auto &kv : r.kvs) {
+        out.latest = std::max(out.latest, kv.mod_revision);
+        if (kv.key == keys_.topology()) {
+            if (!topology::parse(kv.value, out.d.topo, error)) {
+                error = "the topology in etcd is not valid: " + error;
+                return false;
+            }
+            have_topology = true;
+        }
+    }
+    if (!have_topology) {
+        error = fmt::format("no topology at {} (sswctl topology put FILE)", keys_.topology());
+        return false;
+    }
+    for (const auto &kv : r.kvs) {
+        if (!kv.key.starts_with(keys_.vms())) continue;
+        auto m = ip4_addr::parse(kv.key.substr(keys_.vms().size()));
+        vm_record rec;
+        if (!m || !vm_record::parse(*m, kv.value, rec, error)) return false;
+        out.d.vms[*m] = std::move(rec);
+        out.mod[*m] = kv.mod_revision;
+    }
+    return true;
+}
+
+bool mover::load_vm(const std::string &vm, loaded &out, ip4_addr &m, result &res) {
+    res.ok = load(out, res.error);
+    if (!res.ok) return false;
+    auto a = out.d.topo.vm_address(vm);
+    if (!a) {
+        res.ok = false;
+        res.error = fmt::format(
+            "unknown VM '{}' (a name from the topology or an address in one of its subnets)", vm);
+        return false;
+    }
+    m = *a;
+    return true;
+}
+
+bool mover::statuses(std::map<std::string, router_status> &out, int64_t &revision,
+                     std::string &error) {
+    etcd::range_result r;
+    if (!store_.list(keys_.statuses(), r, error)) return false;
+    out.clear();
+    revision = r.revision;
+    for (const auto &kv : r.kvs) {
+        router_status s;
+        if (router_status::parse(kv.value, s, error))
+            out[kv.key.substr(keys_.statuses().size())] = std::move(s);
+    }
+    return true;
+}
+
+mover::result mover::put_topology(const std::string &text) {
+    result res;
+    topology t;
+    std::string error;
+    int64_t rev = 0;
+    if (!topology::parse(text, t, error) || !store_.put(keys_.topology(), text, rev, error)) {
+        res.ok = false;
+        res.error = error;
+        return res;
+    }
+    res.log.push_back(fmt::format("topology written at revision {}: {} router(s), {} subnet(s)",
+                                  rev, t.routers.size(), t.subnets.size()));
+    res.data = ojson{{"revision", rev}};
+    return res;
+}
+
+mover::result mover::get_topology() {
+    result res;
+    std::optional<etcd::key_value> kv;
+    int64_t rev = 0;
+    if (!store_.get(keys_.topology(), kv, rev, res.error) || !kv) {
+        if (res.error.empty()) res.error = "no topology at " + keys_.topology();
+        res.ok = false;
+        return res;
+    }
+    res.log.push_back(kv->value);
+    return res;
+}
+
+std::optional<ip4_addr> mover::pick_care_of(const loaded &l, const topo_subnet &s, ip4_addr m,
+                                            std::string &error) {
+    if (!s.has_pool()) {
+        error = fmt::format("subnet {} has no care-of pool (care_of_pool)", s.name);
+        return std::nullopt;
+    }
+    etcd::range_result taken;
+    if (!store_.list(keys_.care_ofs(), taken, error)) return std::nullopt;
+    std::set<ip4_addr> used{s.gateway};
+    for (const auto &kv : taken.kvs)
+        if (auto a = ip4_addr::parse(kv.key.substr(keys_.care_ofs().size()))) used.insert(*a);
+    for (const auto &[name, a] : l.d.topo.vms) used.insert(a);
+    for (const auto &[home, rec] : l.d.vms) used.insert(home);
+    used.insert(m);
+    for (uint64_t a = s.pool_first.host(); a <= s.pool_last.host(); ++a)
+        if (!used.count(ip4_addr(uint32_t(a)))) return ip4_addr(uint32_t(a));
+    error = fmt::format("subnet {} has no free care-of address (care_of_pool)", s.name);
+    return std::nullopt;
+}
+
+bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip4_addr m,
+                      uint64_t epoch, std::string &error) {
+    if (routers.empty()) return true;
+    const auto deadline = clock::now() + o_.phase_timeout;
+    std::map<std::string, router_status> st;
+    int64_t at = 0;
+    if (!statuses(st, at, error)) return false;
+    auto watch = store_.watch_prefix(keys_.statuses(), at + 1, error);
+    if (!watch) return false;
+    for (;;) {
+        std::string behind;
+        for (const auto &r : routers) {
+            auto it = st.find(r);
+            if (it == st.end()) {
+                error = fmt::format("router {} has no live agent (its status expired)", r);
+                return false;
+            }
+            for (const auto &f : it->second.failures)
+                if (f.vm == m && f.epoch >= epoch) {
+                    error = fmt::format("router {} refused: {}", r, f.error);
+                    return false;
+                }
+            if (it->second.revision >= revision) continue;
+            if (!it->second.router_up) {
+                error = fmt::format("router {} does not answer its agent: {}", r, it->second.error);
+                return false;
+            }
+            if (behind.empty()) behind = r;
+        }
+        if (behind.empty()) return true;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        if (left.count() <= 0) {
+            error = fmt::format("router {} did not acknowledge revision {} within {} ms", behind,
+                                revision, o_.phase_timeout.count());
+            return false;
+        }
+        std::vector<etcd::watch_event> events;
+        int64_t rev = 0;
+        if (!watch->next(events, rev, left, error)) {
+            // A broken watch: read the statuses again and watch from there.
+            if (!statuses(st, at, error)) return false;
+            watch = store_.watch_prefix(keys_.statuses(), at + 1, error);
+            if (!watch) return false;
+            continue;
+        }
+        for (const auto &e : events) {
+            const std::string name = e.kv.key.substr(keys_.statuses().size());
+            router_status s;
+            std::string ignored;
+            if (e.what == etcd::watch_event::type::del)
+                st.erase(name);
+            else if (router_status::parse(e.kv.value, s, ignored))
+                st[name] = std::move(s);
+        }
+    }
+}
+
+bool mover::write_phase(loaded &l, ip4_addr m, const vm_record &rec, int64_t &mod_rev,
+                        std::string &error) {
+    std::vector<etcd::compare> cmp{etcd::compare::mod_is(keys_.vm(m), mod_rev)};
+    etcd::compare mine{keys_.lock(m), etcd::compare::target::value, etcd::compare::op::equal, 0,
+                       id_};
+    cmp.push_back(mine);
+    std::vector<etcd::request_op> ops{etcd::request_op::put(keys_.vm(m), rec.to_json())};
+    if (rec.phase == move_phase::done) {
+        ops.push_back(etcd::request_op::del(keys_.lock(m)));
+        // The care-of address left behind is free again after the hold time: routers and
+        // hosts may still hold it for a while.
+        if (rec.prev && !rec.prev->care_of.is_zero() && rec.prev->care_of != rec.now.care_of) {
+            int64_t hold = 0;
+            if (!store_.grant_expiring_lease(o_.care_of_hold_s, hold, error)) return false;
+            ops.push_back(etcd::request_op::put(
+                keys_.care_of(rec.prev->care_of),
+                ojson{{"vm", m.to_string()}, {"released", true}}.dump(), hold));
+        }
+    }
+    etcd::txn_result t;
+    if (!store_.txn(cmp, ops, {etcd::request_op::get(keys_.vm(m))}, t, error)) return false;
+    if (!t.succeeded) {
+        // The client repeats a write whose member died before answering: the first may have
+        // been applied. Then the record is ours, as written.
+        const auto &now = t.gets.empty() ? std::vector<etcd::key_value>{} : t.gets[0];
+        if (now.empty() || now[0].value != rec.to_json()) {
+            error =
+                fmt::format("the record of VM {} was changed by another command", m.to_string());
+            return false;
+        }
+        t.revision = now[0].mod_revision;
+    }
+    mod_rev = t.revision;
+    l.d.vms[m] = rec;
+    l.mod[m] = mod_rev;
+    return true;
+}
+
+void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result &res) {
+    const auto started = clock::now();
+    std::string error;
+    for (;;) {
+        const auto needed = routers_changed(l.d, m, rec.phase);
+        const bool acked = wait_acks(needed, mod_rev, m, rec.now.epoch, error);
+        std::string who;
+        for (const auto &r : needed) who += (who.empty() ? "" : ", ") + r;
+        res.log.push_back(fmt::format("{}{}: revision {}, {} {} ({:.1f} ms)",
+                                      rec.rollback ? "rollback " : "", to_string(rec.phase),
+                                      mod_rev, acked ? "acknowledged by" : "NOT acknowledged by",
+                                      who.empty() ? "none needed" : who, ms_since(started)));
+        if (!acked && rec.phase == move_phase::done) {
+            // Every router that carries traffic has the new state; the old foreign router
+            // removes its own when it can (epochs keep anything stale from coming back).
+            res.log.push_back(fmt::format("warning: {}", error));
+        } else if (!acked && !rec.rollback) {
+            res.ok = false;
+            res.error = error + "; the move was rolled back";
+            vm_record back;
+            back.now = *rec.prev;
+            back.now.epoch = rec.now.epoch + 1;
+            back.prev = rec.now;
+            back.phase = move_phase::prepare;
+            back.move_id = rec.move_id + "/rollback";
+            back.rollback = true;
+            if (!write_phase(l, m, back, mod_rev, error)) {
+                res.error += " (not rolled back: " + error + "; run sswctl migrate --resume)";
+                return;
+            }
+            rec = back;
+            continue;
+        } else if (!acked) {
+            res.log.push_back(fmt::format("warning: {}; it converges when it comes back", error));
+        }
+        if (rec.phase == move_phase::done) break;
+        rec.phase = rec.phase == move_phase::prepare ? move_phase::switch_over : move_phase::done;
+        if (!write_phase(l, m, rec, mod_rev, error)) {
+            res.ok = false;
+            res.error = error;
+            return;
+        }
+    }
+    if (!rec.rollback) res.data["convergence_ms"] = ms_since(started);
+}
+
+bool mover::take_over(loaded &l, ip4_addr m, result &res) {
+    std::string error;
+    if (!lease_ && !(lease_ = store_.grant_lease(o_.lock_ttl_s, error))) {
+        res.ok = false;
+        res.error = error;
+        return false;
+    }
+    const vm_record &rec = l.d.vms.at(m);
+    etcd::txn_result t;
+    if (!store_.txn(
+            {etcd::compare::mod_is(keys_.vm(m), l.mod.at(m)), etcd::compare::absent(keys_.lock(m))},
+            {etcd::request_op::put(keys_.lock(m), id_, lease_->id())},
+            {etcd::request_op::get(keys_.lock(m))}, t, error)) {
+        res.ok = false;
+        res.error = error;
+        return false;
+    }
+    const auto &lock = t.gets.empty() ? std::vector<etcd::key_value>{} : t.gets[0];
+    if (!t.succeeded && !(lock.size() == 1 && lock[0].value == id_)) {
+        res.ok = false;
+        res.error = lock.empty()
+                        ? fmt::format("the record of VM {} changed meanwhile", l.d.topo.vm_name(m))
+                        : fmt::format(
+                              "VM {} is being moved by {} (phase {}); nothing "
+                              "changed",
+                              l.d.topo.vm_name(m), lock[0].value, to_string(rec.phase));
+        return false;
+    }
+    res.log.push_back(fmt::format("taking over move {} of {} at phase {}", rec.move_id,
+                                  l.d.topo.vm_name(m), to_string(rec.phase)));
+    drive(l, m, rec, l.mod.at(m), res);
+    return res.ok;
+}
+
+mover::result mover::move(const std::string &vm, const std::string &to,
+                          std::optional<ip4_addr> care_of, bool triangle) {
+    result res;
+    auto fail = [&](std::string e) {
+        res.ok = false;
+        res.error = std::move(e);
+        return res;
+    };
+    loaded l;
+    std::string error;
+    ip4_addr m;
+    if (!load_vm(vm, l, m, res)) return res;
+    const topology &topo = l.d.topo;
+    const topo_subnet *home = topo.subnet_of(m);
+    const topo_subnet *target = topo.subnet(to);
+    if (!target) return fail(fmt::format("unknown subnet '{}'", to));
+    if (care_of && !target->prefix.contains(*care_of))
+        return fail(fmt::format("care-of {} is outside {} ({})", care_of->to_string(), target->name,
+                                target->prefix.to_string()));
+    if (care_of && target == home) return fail("a VM at home has no care-of address");
+    if (!(lease_ = store_.grant_lease(o_.lock_ttl_s, error))) return fail(error);
+
+    // A move of this VM that its mover left unfinished is finished first.
+    if (auto it = l.d.vms.find(m); it != l.d.vms.end() && it->second.phase != move_phase::done) {
+        if (!take_over(l, m, res)) return res;
+        if (!load(l, error)) return fail(error);
+    }
+
+    for (int attempt = 0;; ++attempt) {
+        auto it = l.d.vms.find(m);
+        const vm_state cur = it != l.d.vms.end() ? it->second.now : at_home(topo, m);
+        const int64_t cur_mod = it != l.d.vms.end() ? l.mod.at(m) : 0;
+        vm_state next = cur;
+        next.location = target->name;
+        next.triangle = target != home && triangle;
+        bool new_care_of = false;
+        if (target == home) {
+            next.care_of = {};
+        } else if (care_of) {
+            next.care_of = *care_of;
+            new_care_of = *care_of != cur.care_of;
+        } else if (cur.location != target->name || cur.care_of.is_zero()) {
+            auto a = pick_care_of(l, *target, m, error);
+            if (!a) return fail(error);
+            next.care_of = *a;
+            new_care_of = true;
+        }
+        if (next.location == cur.location && next.care_of == cur.care_of &&
+            next.triangle == cur.triangle) {
+            res.log.push_back(fmt::format("{} is in {} already (epoch {})", topo.vm_name(m),
+                                          cur.location, cur.epoch));
+            res.data = state_json(topo, cur);
+            return res;
+        }
+        next.epoch = cur.epoch + 1;
+        vm_record rec{next, cur, move_phase::prepare, id_, false};
+
+        // Every router the move changes must have a live agent that reaches its router.
+        loaded after = l;
+        after.d.vms[m] = rec;
+        std::set<std::string> needed;
+        for (auto p : {move_phase::prepare, move_phase::switch_over, move_phase::done})
+            needed.merge(routers_changed(after.d, m, p));
+        std::map<std::string, router_status> st;
+        int64_t at = 0;
+        if (!statuses(st, at, error)) return fail(error);
+        for (const auto &r : needed) {
+            if (!st.count(r))
+                return fail(fmt::format("router {} has no live agent (no {}); nothing changed", r,
+                                        keys_.status(r)));
+            if (!st[r].router_up)
+                return fail(fmt::format("router {} does not answer its agent ({}); nothing changed",
+                                        r, st[r].error));
+        }
+
+        std::vector<etcd::compare> cmp{etcd::compare::mod_is(keys_.vm(m), cur_mod),
+                                       etcd::compare::absent(keys_.lock(m))};
+        std::vector<etcd::request_op> ops{etcd::request_op::put(keys_.vm(m), rec.to_json()),
+                                          etcd::request_op::put(keys_.lock(m), id_, lease_->id())};
+        if (new_care_of) {
+            cmp.push_back(etcd::compare::absent(keys_.care_of(next.care_of)));
+            ops.push_back(etcd::request_op::put(keys_.care_of(next.care_of),
+                                                ojson{{"vm", m.to_string()}}.dump()));
+        }
+        const std::vector<etcd::request_op> why{etcd::request_op::get(keys_.vm(m)),
+                                                etcd::request_op::get(keys_.lock(m)),
+                                                etcd::request_op::get(keys_.care_of(next.care_of))};
+        etcd::txn_result t;
+        if (!store_.txn(cmp, ops, why, t, error)) return fail(error);
+        const auto got = [&](size_t i) {
+            return i < t.gets.size() && !t.gets[i].empty() ? &t.gets[i][0] : nullptr;
+        };
+        // A write repeated by the client after its member died may have been applied once.
+        if (!t.succeeded && got(0) && got(1) && got(1)->value == id_ &&
+            got(0)->value == rec.to_json()) {
+            t.succeeded = true;
+            t.revision = got(0)->mod_revision;
+        }
+        if (t.succeeded) {
+            res.data = ojson{{"vm", topo.vm_name(m)},
+                             {"from", cur.location},
+                             {"to", next.location},
+                             {"care_of", next.care_of.is_zero() ? "" : next.care_of.to_string()},
+                             {"mode", next.triangle ? "triangle" : "optimized"},
+                             {"epoch", next.epoch},
+                             {"move", id_}};
+            after.mod[m] = t.revision;
+            drive(after, m, rec, t.revision, res);
+            return res;
+        }
+        // Refused: say by what.
+        if (const auto *lock = got(1))
+            return fail(fmt::format("VM {} is being moved by {}; nothing changed", topo.vm_name(m),
+                                    lock->value));
+        const auto *now = got(0);
+        if ((now ? now->mod_revision : 0) != cur_mod)
+            return fail(
+                fmt::format("VM {} was moved by another command meanwhile; nothing "
+                            "changed (sswctl where {})",
+                            topo.vm_name(m), topo.vm_name(m)));
+        if (care_of) {
+            const auto *taken = got(2);
+            return fail(fmt::format("care-of {} is in use ({}); nothing changed",
+                                    care_of->to_string(), taken ? taken->value : "taken"));
+        }
+        if (attempt == 8) return fail("could not reserve a care-of address (contention)");
+        // Another mover took that address first: pick another.
+        if (!load(l, error)) return fail(error);
+    }
+}
+
+mover::result mover::return_home(const std::string &vm) {
+    result res;
+    loaded l;
+    ip4_addr m;
+    if (!load_vm(vm, l, m, res)) return res;
+    return move(vm, l.d.topo.subnet_of(m)->name, std::nullopt, false);
+}
+
+mover::result mover::resume(const std::string &vm) {
+    result res;
+    loaded l;
+    ip4_addr m;
+    if (!load_vm(vm, l, m, res)) return res;
+    auto it = l.d.vms.find(m);
+    if (it == l.d.vms.end() || it->second.phase == move_phase::done) {
+        res.log.push_back(fmt::format("{}: no move under way", l.d.topo.vm_name(m)));
+        return res;
+    }
+    take_over(l, m, res);
+    return res;
+}
+
+}  // namespace ssw::cluster

@@ -1,0 +1,174 @@
+#include "control/cluster/state.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace ssw::cluster {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+const char *to_string(move_phase p) {
+    switch (p) {
+        case move_phase::prepare: return "prepare";
+        case move_phase::switch_over: return "switch";
+        case move_phase::done: return "done";
+    }
+    return "?";
+}
+
+std::optional<move_phase> parse_move_phase(const std::string &s) {
+    for (auto p : {move_phase::prepare, move_phase::switch_over, move_phase::done})
+        if (s == to_string(p)) return p;
+    return std::nullopt;
+}
+
+namespace {
+
+ojson state_json(const vm_state &s) {
+    return ojson{{"location", s.location},
+                 {"care_of", s.care_of.is_zero() ? "" : s.care_of.to_string()},
+                 {"mode", s.triangle ? "triangle" : "optimized"},
+                 {"epoch", s.epoch}};
+}
+
+vm_state state_of(ip4_addr m, const json &j) {
+    vm_state s;
+    s.home = m;
+    s.location = j.at("location").get<std::string>();
+    const auto care = j.at("care_of").get<std::string>();
+    if (!care.empty()) {
+        auto a = ip4_addr::parse(care);
+        if (!a) throw std::runtime_error(fmt::format("care_of '{}' is not an address", care));
+        s.care_of = *a;
+    }
+    const auto mode = j.at("mode").get<std::string>();
+    if (mode != "triangle" && mode != "optimized")
+        throw std::runtime_error(fmt::format("mode '{}'", mode));
+    s.triangle = mode == "triangle";
+    s.epoch = j.at("epoch").get<uint64_t>();
+    return s;
+}
+
+// The router of the foreign subnet `s` is in, or nullptr at home (or in no subnet).
+const std::string *foreign_router(const topology &topo, const vm_state &s) {
+    const topo_subnet *home = topo.subnet_of(s.home);
+    const topo_subnet *at = topo.subnet(s.location);
+    if (!at || at == home) return nullptr;
+    return &at->router;
+}
+
+}  // namespace
+
+std::string vm_record::to_json() const {
+    ojson j = state_json(now);
+    j["phase"] = to_string(phase);
+    if (!move_id.empty()) j["move"] = move_id;
+    if (rollback) j["rollback"] = true;
+    if (prev) j["prev"] = state_json(*prev);
+    return j.dump();
+}
+
+bool vm_record::parse(ip4_addr m, const std::string &text, vm_record &out, std::string &error) {
+    try {
+        const json j = json::parse(text);
+        vm_record r;
+        r.now = state_of(m, j);
+        auto phase = parse_move_phase(j.at("phase").get<std::string>());
+        if (!phase) throw std::runtime_error("unknown phase");
+        r.phase = *phase;
+        r.move_id = j.value("move", "");
+        r.rollback = j.value("rollback", false);
+        if (j.contains("prev")) r.prev = state_of(m, j.at("prev"));
+        if (r.phase != move_phase::done && !r.prev)
+            throw std::runtime_error("a move under way without \"prev\"");
+        out = std::move(r);
+        return true;
+    } catch (const std::exception &e) {
+        error = fmt::format("record of VM {} is not valid: {}", m.to_string(), e.what());
+        return false;
+    }
+}
+
+const vm_state &view_of(const topology &topo, const vm_record &r, move_phase phase,
+                        const std::string &router) {
+    if (phase == move_phase::done || !r.prev) return r.now;
+    const std::string *new_foreign = foreign_router(topo, r.now);
+    if (new_foreign && *new_foreign == router) return r.now;
+    if (phase == move_phase::prepare) return *r.prev;
+    const std::string *old_foreign = foreign_router(topo, *r.prev);
+    return old_foreign && *old_foreign == router ? *r.prev : r.now;
+}
+
+router_holdings desired_for(const desired_state &d, const std::string &router) {
+    orchestrator_state st;
+    for (const auto &[m, r] : d.vms) st.vms[m] = view_of(d.topo, r, r.phase, router);
+    auto all = desired(d.topo, st, &router);
+    auto it = all.find(router);
+    return it == all.end() ? router_holdings{} : std::move(it->second);
+}
+
+std::set<std::string> routers_changed(const desired_state &d, ip4_addr m, move_phase phase) {
+    std::set<std::string> out;
+    auto it = d.vms.find(m);
+    if (it == d.vms.end() || !it->second.prev) return out;
+    desired_state before = d, after = d;
+    vm_record &b = before.vms[m], &a = after.vms[m];
+    a.phase = phase;
+    if (phase == move_phase::prepare) {
+        b.now = *b.prev;
+        b.phase = move_phase::done;
+    } else {
+        b.phase = phase == move_phase::done ? move_phase::switch_over : move_phase::prepare;
+    }
+    for (const auto &[name, r] : d.topo.routers) {
+        const auto x = desired_for(before, name), y = desired_for(after, name);
+        if (!(x.bindings == y.bindings) || x.proxies != y.proxies) out.insert(name);
+    }
+    return out;
+}
+
+std::vector<cmd_announce> announcements(const topology &topo, const vm_record &r,
+                                        const std::string &router) {
+    const topo_subnet *home = topo.subnet_of(r.now.home);
+    const std::string from = r.prev ? r.prev->location : home ? home->name : "";
+    if (r.prev && r.prev->location == r.now.location && r.prev->care_of == r.now.care_of &&
+        r.prev->triangle == r.now.triangle)
+        return {};
+    return move_announcements(topo, r.now.home, from, r.now.location, router);
+}
+
+std::string router_status::to_json() const {
+    ojson j{{"revision", revision}, {"router_up", router_up}};
+    if (!error.empty()) j["error"] = error;
+    ojson f = ojson::array();
+    for (const auto &x : failures)
+        f.push_back(ojson{{"vm", x.vm.to_string()}, {"epoch", x.epoch}, {"error", x.error}});
+    j["failures"] = f;
+    j["relists"] = relists;
+    return j.dump();
+}
+
+bool router_status::parse(const std::string &text, router_status &out, std::string &error) {
+    try {
+        const json j = json::parse(text);
+        router_status s;
+        s.revision = j.at("revision").get<int64_t>();
+        s.router_up = j.at("router_up").get<bool>();
+        s.error = j.value("error", "");
+        for (const auto &f : j.at("failures")) {
+            auto vm = ip4_addr::parse(f.at("vm").get<std::string>());
+            if (!vm) throw std::runtime_error("bad vm");
+            s.failures.push_back(
+                {*vm, f.at("epoch").get<uint64_t>(), f.at("error").get<std::string>()});
+        }
+        s.relists = j.value("relists", uint64_t(0));
+        out = std::move(s);
+        return true;
+    } catch (const std::exception &e) {
+        error = fmt::format("router status is not valid: {}", e.what());
+        return false;
+    }
+}
+
+}  // namespace ssw::cluster
