@@ -1,6 +1,7 @@
 #include "control/agent/agent.h"
 
 #include <algorithm>
+#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -12,8 +13,16 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
+// One line of the agent's log, with the wall-clock time to the millisecond (journald adds
+// its own; a log file has none).
 void say(const std::string &router, const std::string &what) {
-    fmt::print(stderr, "ssw-agent {}: {}\n", router, what);
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    fmt::print(stderr, "{:02}:{:02}:{:02}.{:03} ssw-agent {}: {}\n", tm.tm_hour, tm.tm_min,
+               tm.tm_sec, ms.count() % 1000, router, what);
 }
 
 }  // namespace

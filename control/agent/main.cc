@@ -1,12 +1,14 @@
-// ssw-agent: keeps one ssw-router in line with the desired state in etcd (docs/DESIGN.md §8).
+// ssw-agent: keeps one ssw-router in line with the desired state in etcd (docs/DESIGN.md §6.2).
 // One per router, on the router's host; no DPDK.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
 #include "control/agent/agent.h"
+#include "control/agent/metrics.h"
 #include "control/agent/router_link.h"
 #include "control/cluster/store_config.h"
 
@@ -26,27 +28,35 @@ int main(int argc, char **argv) {
     cluster::store_flags sf;
     std::string socket = "/run/ssw/ssw-router.sock";
     int64_t resync_ms = 30000;
+    std::string metrics;
     po::options_description d("Options");
-    d.add_options()("help,h", "this text")("router", po::value(&o.router)->value_name("NAME"),
-                                           "the router's name in the topology (required)")(
-        "socket,s", po::value(&socket)->value_name("PATH")->default_value(socket),
-        "the router's control socket")(
-        "etcd-config,c", po::value(&sf.config)->value_name("FILE"),
-        "etcd endpoints, TLS files and key prefix (JSON, conf/agent.json); the flags "
-        "below override it")(
-        "endpoints", po::value(&sf.endpoints)->value_name("LIST"),
-        "etcd members, comma-separated: host:port, http://host:port or https://host:port")(
-        "cacert", po::value(&sf.ca)->value_name("FILE"),
-        "CA certificate of the etcd members (PEM), for https endpoints")(
-        "cert", po::value(&sf.cert)->value_name("FILE"),
-        "client certificate (PEM), when the members require one")(
-        "key", po::value(&sf.key)->value_name("FILE"), "the certificate's key")(
-        "prefix", po::value(&sf.prefix)->value_name("PREFIX"),
-        "the key prefix of this deployment (default /ssw/v1/)")(
-        "lease-ttl", po::value(&o.lease_ttl_s)->value_name("S")->default_value(o.lease_ttl_s),
-        "seconds the agent's status outlives it (its lease)")(
-        "resync-interval", po::value(&resync_ms)->value_name("MS")->default_value(resync_ms),
-        "how often the whole router is read and diffed even without changes");
+    // clang-format off
+    d.add_options()
+        ("help,h", "this text")
+        ("router", po::value(&o.router)->value_name("NAME"),
+            "the router's name in the topology (required)")
+        ("socket,s", po::value(&socket)->value_name("PATH")->default_value(socket),
+            "the router's control socket")
+        ("etcd-config,c", po::value(&sf.config)->value_name("FILE"),
+            "etcd endpoints, TLS files and key prefix (JSON, conf/agent.json); the flags "
+            "below override it")
+        ("endpoints", po::value(&sf.endpoints)->value_name("LIST"),
+            "etcd members, comma-separated: host:port, http://host:port or https://host:port")
+        ("cacert", po::value(&sf.ca)->value_name("FILE"),
+            "CA certificate of the etcd members (PEM), for https endpoints")
+        ("cert", po::value(&sf.cert)->value_name("FILE"),
+            "client certificate (PEM), when the members require one")
+        ("key", po::value(&sf.key)->value_name("FILE"), "the certificate's key")
+        ("prefix", po::value(&sf.prefix)->value_name("PREFIX"),
+            "the key prefix of this deployment (default /ssw/v1/)")
+        ("lease-ttl", po::value(&o.lease_ttl_s)->value_name("S")->default_value(o.lease_ttl_s),
+            "seconds the agent's status outlives it (its lease)")
+        ("resync-interval", po::value(&resync_ms)->value_name("MS")->default_value(resync_ms),
+            "how often the whole router is read and diffed even without changes")
+        ("metrics", po::value(&metrics)->value_name("ADDR:PORT"),
+            "serve Prometheus metrics at http://ADDR:PORT/metrics: the router's counters "
+            "and the agent's (applied revision, lag, re-lists, failures)");
+    // clang-format on
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -81,6 +91,7 @@ int main(int argc, char **argv) {
     }
     o.resync_interval = std::chrono::milliseconds(resync_ms);
     o.keys = sc.k;
+    setenv("GRPC_VERBOSITY", "ERROR", 0);  // gRPC's errors only, unless asked for more
     auto store = etcd::client::create(sc.client, error);
     if (!store) {
         std::cerr << "ssw-agent: " << error << "\n";
@@ -91,6 +102,12 @@ int main(int argc, char **argv) {
     std::signal(SIGPIPE, SIG_IGN);
     agent::socket_link link(socket);
     agent::agent a(*store, link, o);
+    std::unique_ptr<agent::metrics_server> exporter;
+    if (!metrics.empty() &&
+        !(exporter = agent::metrics_server::start(metrics, o.router, socket, a.stats(), error))) {
+        std::cerr << "ssw-agent: " << error << "\n";
+        return 2;
+    }
     fmt::print(stderr, "ssw-agent {}: router socket {}, etcd {}, prefix {}\n", o.router, socket,
                fmt::join(sc.client.endpoints, ","), sc.k.prefix);
     a.run(g_stop);

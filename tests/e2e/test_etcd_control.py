@@ -1,4 +1,4 @@
-"""End to end: the distributed control plane (docs/DESIGN.md §8). The testbed's four routers,
+"""End to end: the distributed control plane (docs/DESIGN.md §6.2). The testbed's four routers,
 each with its ssw-agent, and a real etcd member started by the test; sswctl talks to etcd only.
 
 test_migration's checks run unchanged on it (the eight cases of Figure 3 in both modes, a
@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
 
@@ -23,10 +25,12 @@ import test_migration  # noqa: E402  (its class, not its name: unittest would ru
 from sswlab import require_root  # noqa: E402
 from sswlab import router as sswrouter  # noqa: E402
 from sswlab.hosts import arping  # noqa: E402
+from sswlab.etcd import Agent, free_ports  # noqa: E402
 from sswlab.netns import wait_until  # noqa: E402
 from sswlab.testbed import Testbed, addr  # noqa: E402
 
 LEASE_TTL = 2  # s: an agent's status outlives it by this much
+PROMETHEUS = "/usr/bin/prometheus"
 
 
 def nat(router):
@@ -177,6 +181,62 @@ class EtcdMigrationTest(test_migration.MigrationTest):
         arping(self.tb.hosts["C"], "eth0", addr("C"), count=1, unsolicited=True, timeout=1)
         self.check_case("2 E to C* after a resumed move", "E", "C")
         self.assertTrue(self.sswctl("migrate", "--resume", "C")["ok"])  # nothing to resume
+
+    def test_metrics_scraped_by_prometheus(self):
+        """ssw-agent --metrics, scraped by Debian's real prometheus server: the values it
+        stores agree with what the router and etcd say."""
+        self.tb.move("C", "foreign")
+        port, web = free_ports(2)
+        old = self.tb.agents["R1"]
+        old.stop()
+        a1 = Agent(self.tb.topo, self.tb.etcd, "R1", self.tb.routers["R1"].socket,
+                   extra_args=["--lease-ttl", str(LEASE_TTL), "--metrics", f"127.0.0.1:{port}"])
+        self.tb.agents["R1"] = a1.start()
+        self.tb.wait_agents_in_sync()
+        d = self.tb.topo.tmpdir("ssw-prometheus-")
+        with open(os.path.join(d, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n"
+                    f"  - job_name: ssw\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n")
+        prom = self.tb.topo.popen([PROMETHEUS, f"--config.file={d}/prometheus.yml",
+                                   f"--storage.tsdb.path={d}/data",
+                                   f"--web.listen-address=127.0.0.1:{web}"])
+
+        def query(q):
+            url = f"http://127.0.0.1:{web}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+            with urllib.request.urlopen(url, timeout=5) as r:
+                res = json.load(r)["data"]["result"]
+            return {tuple(sorted(x["metric"].items())): float(x["value"][1]) for x in res}
+
+        try:
+            self.check_case("2 E to C* (traffic to count)", "E", "C")
+            r1 = self.tb.routers["R1"]
+            # Once a scrape after the traffic is stored, it must agree with the router's own.
+            bindings = r1.ctl("show stats")["bindings"]
+            self.assertEqual(bindings, 1)
+            wait_until(lambda: query('ssw_router_bindings{router="R1"}'), timeout=30,
+                       interval=0.5, ignore=(OSError,), what="prometheus to scrape the agent")
+            self.assertEqual(list(query('ssw_router_bindings{router="R1"}').values()), [1.0])
+            self.assertEqual(list(query('ssw_router_up{router="R1"}').values()), [1.0])
+            rev = next(r["applied"] for r in self.sswctl("agents")["data"]["routers"]
+                       if r["router"] == "R1")
+            wait_until(lambda: list(query("ssw_agent_applied_revision").values()) == [rev],
+                       timeout=10, interval=0.5, what="the applied revision")
+            before = {p["port"]: p["rx_packets"] for p in r1.ctl("show ports")}
+            time.sleep(2.5)  # a scrape after `before`
+            got = query('ssw_router_port_rx_packets_total{router="R1"}')
+            after = {p["port"]: p["rx_packets"] for p in r1.ctl("show ports")}
+            self.assertEqual(len(got), len(before))
+            for labels, v in got.items():
+                p = int(dict(labels)["port"])
+                self.assertGreaterEqual(v, before[p])
+                self.assertLessEqual(v, after[p])
+            self.assertGreater(sum(got.values()), 0)
+            drops = query('ssw_router_drops_total{router="R1"}')
+            stats = r1.ctl("show stats")
+            self.assertEqual(len(drops), len(stats["drops"]))
+            self.assertEqual(list(query("ssw_agent_lag_revisions").values()), [0.0])
+        finally:
+            self.tb.topo.stop(prom)
 
 
 if __name__ == "__main__":
