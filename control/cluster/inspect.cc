@@ -31,6 +31,7 @@ ojson agent_row(const std::map<std::string, router_status> &st, const std::strin
         failed += fmt::format("{}{} epoch {}: {}", failed.empty() ? "" : "; ", f.vm.to_string(),
                               f.epoch, f.error);
     row["failures"] = failed;
+    row["relists"] = s.relists;
     return row;
 }
 

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -34,6 +36,24 @@ ojson state_json(const topology &topo, const vm_state &s) {
                  {"mode", s.triangle ? "triangle" : "optimized"},
                  {"epoch", s.epoch},
                  {"vm", topo.vm_name(s.home)}};
+}
+
+// Repeats a store call that failed until it succeeds or `limit` has passed. While the
+// cluster elects a leader (a member died, a partition) writes fail with "leader changed",
+// "request timed out" or a missed deadline for about an election timeout, and such a write
+// may have been applied all the same. Every write repeated here is a transaction whose
+// compares make a repeat of an applied one fail, and its caller recognises its own write in
+// what the failure reads: an election neither fails a move nor leaves one half-written.
+template <class Call>
+bool repeat(std::chrono::milliseconds limit, std::string &error, Call &&call) {
+    const auto deadline = clock::now() + limit;
+    const auto pause = std::chrono::milliseconds(200);
+    while (!call()) {
+        if (clock::now() + pause >= deadline) return false;
+        std::this_thread::sleep_for(pause);
+        error.clear();
+    }
+    return true;
 }
 
 vm_state at_home(const topology &topo, ip4_addr m) {
@@ -135,7 +155,7 @@ mover::result mover::get_topology() {
 }
 
 std::optional<ip4_addr> mover::pick_care_of(const loaded &l, const topo_subnet &s, ip4_addr m,
-                                            std::string &error) {
+                                            bool spread, std::string &error) {
     if (!s.has_pool()) {
         error = fmt::format("subnet {} has no care-of pool (care_of_pool)", s.name);
         return std::nullopt;
@@ -148,8 +168,15 @@ std::optional<ip4_addr> mover::pick_care_of(const loaded &l, const topo_subnet &
     for (const auto &[name, a] : l.d.topo.vms) used.insert(a);
     for (const auto &[home, rec] : l.d.vms) used.insert(home);
     used.insert(m);
-    for (uint64_t a = s.pool_first.host(); a <= s.pool_last.host(); ++a)
-        if (!used.count(ip4_addr(uint32_t(a)))) return ip4_addr(uint32_t(a));
+    // Movers that lost a race for the first free address would all pick the next one: the
+    // k-th of k movers into one subnet needed k attempts.
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    const uint64_t first = s.pool_first.host(), size = s.pool_last.host() - first + 1;
+    const uint64_t start = spread ? rng() % size : 0;
+    for (uint64_t i = 0; i < size; ++i) {
+        const ip4_addr a(uint32_t(first + (start + i) % size));
+        if (!used.count(a)) return a;
+    }
     error = fmt::format("subnet {} has no free care-of address (care_of_pool)", s.name);
     return std::nullopt;
 }
@@ -160,9 +187,14 @@ bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip
     const auto deadline = clock::now() + o_.phase_timeout;
     std::map<std::string, router_status> st;
     int64_t at = 0;
-    if (!statuses(st, at, error)) return false;
-    auto watch = store_.watch_prefix(keys_.statuses(), at + 1, error);
-    if (!watch) return false;
+    std::unique_ptr<etcd::watch> watch;
+    // The watch first, from now, then the list: a watch from a revision already past waits
+    // for etcd's catch-up loop (100 ms) before it delivers anything. Events the list has
+    // already seen are skipped.
+    auto start = [&] {
+        return (watch = store_.watch_prefix(keys_.statuses(), 0, error)) && statuses(st, at, error);
+    };
+    if (!start()) return false;
     for (;;) {
         std::string behind;
         for (const auto &r : routers) {
@@ -194,13 +226,12 @@ bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip
         std::vector<etcd::watch_event> events;
         int64_t rev = 0;
         if (!watch->next(events, rev, left, error)) {
-            // A broken watch: read the statuses again and watch from there.
-            if (!statuses(st, at, error)) return false;
-            watch = store_.watch_prefix(keys_.statuses(), at + 1, error);
-            if (!watch) return false;
+            // A broken watch: watch again and read the statuses again.
+            if (!start()) return false;
             continue;
         }
         for (const auto &e : events) {
+            if (e.kv.mod_revision <= at) continue;
             const std::string name = e.kv.key.substr(keys_.statuses().size());
             router_status s;
             std::string ignored;
@@ -225,17 +256,23 @@ bool mover::write_phase(loaded &l, ip4_addr m, const vm_record &rec, int64_t &mo
         // hosts may still hold it for a while.
         if (rec.prev && !rec.prev->care_of.is_zero() && rec.prev->care_of != rec.now.care_of) {
             int64_t hold = 0;
-            if (!store_.grant_expiring_lease(o_.care_of_hold_s, hold, error)) return false;
+            if (!repeat(o_.phase_timeout, error, [&] {
+                    return store_.grant_expiring_lease(o_.care_of_hold_s, hold, error);
+                }))
+                return false;
             ops.push_back(etcd::request_op::put(
                 keys_.care_of(rec.prev->care_of),
                 ojson{{"vm", m.to_string()}, {"released", true}}.dump(), hold));
         }
     }
     etcd::txn_result t;
-    if (!store_.txn(cmp, ops, {etcd::request_op::get(keys_.vm(m))}, t, error)) return false;
+    if (!repeat(o_.phase_timeout, error, [&] {
+            return store_.txn(cmp, ops, {etcd::request_op::get(keys_.vm(m))}, t, error);
+        }))
+        return false;
     if (!t.succeeded) {
-        // The client repeats a write whose member died before answering: the first may have
-        // been applied. Then the record is ours, as written.
+        // A write repeated (by the client, its member dead before answering, or by repeat())
+        // may have been applied the first time. Then the record is ours, as written.
         const auto &now = t.gets.empty() ? std::vector<etcd::key_value>{} : t.gets[0];
         if (now.empty() || now[0].value != rec.to_json()) {
             error =
@@ -289,7 +326,9 @@ void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result 
         rec.phase = rec.phase == move_phase::prepare ? move_phase::switch_over : move_phase::done;
         if (!write_phase(l, m, rec, mod_rev, error)) {
             res.ok = false;
-            res.error = error;
+            res.error = fmt::format(
+                "{}; the move is left at phase {} (sswctl migrate --resume {} finishes it)", error,
+                to_string(l.d.vms.at(m).phase), l.d.topo.vm_name(m));
             return;
         }
     }
@@ -305,10 +344,12 @@ bool mover::take_over(loaded &l, ip4_addr m, result &res) {
     }
     const vm_record &rec = l.d.vms.at(m);
     etcd::txn_result t;
-    if (!store_.txn(
-            {etcd::compare::mod_is(keys_.vm(m), l.mod.at(m)), etcd::compare::absent(keys_.lock(m))},
-            {etcd::request_op::put(keys_.lock(m), id_, lease_->id())},
-            {etcd::request_op::get(keys_.lock(m))}, t, error)) {
+    if (!repeat(o_.phase_timeout, error, [&] {
+            return store_.txn({etcd::compare::mod_is(keys_.vm(m), l.mod.at(m)),
+                               etcd::compare::absent(keys_.lock(m))},
+                              {etcd::request_op::put(keys_.lock(m), id_, lease_->id())},
+                              {etcd::request_op::get(keys_.lock(m))}, t, error);
+        })) {
         res.ok = false;
         res.error = error;
         return false;
@@ -372,7 +413,7 @@ mover::result mover::move(const std::string &vm, const std::string &to,
             next.care_of = *care_of;
             new_care_of = *care_of != cur.care_of;
         } else if (cur.location != target->name || cur.care_of.is_zero()) {
-            auto a = pick_care_of(l, *target, m, error);
+            auto a = pick_care_of(l, *target, m, attempt > 0, error);
             if (!a) return fail(error);
             next.care_of = *a;
             new_care_of = true;
@@ -418,7 +459,11 @@ mover::result mover::move(const std::string &vm, const std::string &to,
                                                 etcd::request_op::get(keys_.lock(m)),
                                                 etcd::request_op::get(keys_.care_of(next.care_of))};
         etcd::txn_result t;
-        if (!store_.txn(cmp, ops, why, t, error)) return fail(error);
+        if (!repeat(o_.phase_timeout, error, [&] { return store_.txn(cmp, ops, why, t, error); }))
+            return fail(fmt::format(
+                "{}; whether the move was written is unknown (sswctl where {} says; sswctl "
+                "migrate --resume {} finishes it)",
+                error, topo.vm_name(m), topo.vm_name(m)));
         const auto got = [&](size_t i) {
             return i < t.gets.size() && !t.gets[i].empty() ? &t.gets[i][0] : nullptr;
         };

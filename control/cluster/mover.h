@@ -1,4 +1,4 @@
-// sswctl's side of the etcd control plane (docs/DESIGN.md §8): moves VMs by writing their
+// sswctl's side of the etcd control plane (docs/DESIGN.md §6.2): moves VMs by writing their
 // records in a few compare-and-swap transactions, each phase waiting for the acknowledgements
 // of the routers it changes, as OVN's clients wait for hv_cfg to reach nb_cfg. Never talks to
 // a router: the agents do.
@@ -59,8 +59,10 @@ private:
     // load(), then the VM by name or address; false with res's error set.
     bool load_vm(const std::string &vm, loaded &out, ip4_addr &m, result &res);
     bool statuses(std::map<std::string, router_status> &out, int64_t &revision, std::string &error);
+    // The first free address of the pool; spread (after a lost race for one): a free one
+    // from a random point of the pool on, so that concurrent movers stop colliding.
     std::optional<ip4_addr> pick_care_of(const loaded &l, const topo_subnet &s, ip4_addr m,
-                                         std::string &error);
+                                         bool spread, std::string &error);
     // Takes an orphaned move of `m` over and finishes it.
     bool take_over(loaded &l, ip4_addr m, result &res);
     // Runs `rec` (written at `mod_rev`, phase rec.phase) to done; rolls back on failure.

@@ -1,9 +1,9 @@
-"""Real etcd members and ssw-agents for tests, the demo and benchmarks (docs/DESIGN.md §8).
+"""Real etcd members and ssw-agents for tests, the demo and benchmarks (docs/DESIGN.md §6.2).
 
 EtcdCluster starts 1 or 3 members of Debian's etcd on loopback ports it picks (never the
-2379/2380 of a system member), data in tmpfs, optionally with TLS and client certificates
-made with openssl; it ends only the processes it started, by PID. Agent runs one ssw-agent
-for one router."""
+2379/2380 of a system member), or on addresses of a network namespace given to it, data in
+tmpfs, optionally with TLS and client certificates made with openssl; it ends only the
+processes it started, by PID. Agent runs one ssw-agent for one router."""
 
 import json
 import os
@@ -36,9 +36,9 @@ def free_ports(n):
     return ports
 
 
-def make_certs(d):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, in d; and a second
-    CA with a client certificate the members must refuse. Returns their paths."""
+def make_certs(d, ips=("127.0.0.1",)):
+    """A CA, a server certificate for the addresses ips and a client certificate, in d; and a
+    second CA with a client certificate the members must refuse. Returns their paths."""
     def ossl(*args):
         run(["openssl", *args], timeout=60)
 
@@ -51,7 +51,8 @@ def make_certs(d):
         paths[ca + "-key"] = key
     ext = os.path.join(d, "server.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        f.write(f"subjectAltName={','.join('IP:' + ip for ip in ips)}\n"
+                "extendedKeyUsage=serverAuth,clientAuth\n")
     cext = os.path.join(d, "client.ext")
     with open(cext, "w") as f:
         f.write("extendedKeyUsage=clientAuth\n")
@@ -67,25 +68,36 @@ def make_certs(d):
 
 
 class EtcdCluster:
-    """n members (1 or 3) of one etcd cluster on 127.0.0.1. tls: https with client
+    """n members (1 or 3) of one etcd cluster, on 127.0.0.1 unless ns. tls: https with client
     certificates (self.certs). topo: a netns.Topology whose temporary directories and
-    processes list this one joins (for cleanup), or None."""
+    processes list this one joins (for cleanup), or None.
 
-    def __init__(self, n=1, tls=False, name="ssw", topo=None):
+    ns: a netns.Namespace (of topo) to run the members and etcdctl in, with hosts[i] one of
+    its addresses for member i (client port 2379, peer port 2380: the namespace has no other
+    etcd); clients must then run in a namespace that reaches those addresses."""
+
+    def __init__(self, n=1, tls=False, name="ssw", topo=None, ns=None, hosts=None):
         self.n = n
         self.tls = tls
         self.topo = topo
+        self.ns = ns
+        if ns is not None and (topo is None or not hosts or len(hosts) != n):
+            raise ValueError("a namespace needs topo and one address per member (hosts)")
         base = "/dev/shm" if os.path.isdir("/dev/shm") else None
         self.dir = tempfile.mkdtemp(prefix="ssw-etcd-", dir=base)  # tmpfs: no disk waits
         if topo:
             topo.tmpdirs.append(self.dir)
-        self.certs = make_certs(self.dir) if tls else {}
-        ports = free_ports(2 * n)
-        self.client_ports, self.peer_ports = ports[:n], ports[n:]
+        self.hosts = list(hosts) if ns is not None else ["127.0.0.1"] * n
+        self.certs = make_certs(self.dir, sorted(set(self.hosts))) if tls else {}
+        if ns is not None:
+            self.client_ports, self.peer_ports = [2379] * n, [2380] * n
+        else:
+            ports = free_ports(2 * n)
+            self.client_ports, self.peer_ports = ports[:n], ports[n:]
         scheme = "https" if tls else "http"
         self.names = [f"{name}{i}" for i in range(n)]
-        self.client_urls = [f"{scheme}://127.0.0.1:{p}" for p in self.client_ports]
-        self.peer_urls = [f"http://127.0.0.1:{p}" for p in self.peer_ports]
+        self.client_urls = [f"{scheme}://{h}:{p}" for h, p in zip(self.hosts, self.client_ports)]
+        self.peer_urls = [f"http://{h}:{p}" for h, p in zip(self.hosts, self.peer_ports)]
         self.initial = ",".join(f"{nm}={u}" for nm, u in zip(self.names, self.peer_urls))
         self.procs = [None] * n
         self.logs = [os.path.join(self.dir, f"{nm}.log") for nm in self.names]
@@ -119,6 +131,9 @@ class EtcdCluster:
 
     def start(self, i, new=False):
         env = dict(os.environ, GOMAXPROCS="1")
+        if self.ns is not None:  # `ip netns exec` execs etcd: the PID is the member's
+            self.procs[i] = self.ns.popen(self.argv(i, new), env=env)
+            return
         p = subprocess.Popen(self.argv(i, new), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env)
         self.procs[i] = p
@@ -169,6 +184,8 @@ class EtcdCluster:
         if self.tls:
             a += ["--cacert", self.certs["ca"], "--cert", self.certs["client"],
                   "--key", self.certs["client-key"]]
+        if self.ns is not None:
+            return self.ns.run(a + list(args), check=check, timeout=timeout)
         return run(a + list(args), check=check, timeout=timeout)
 
     def status(self):

@@ -47,6 +47,9 @@ HOSTS = {  # name -> (segment, address/len, gateway)
 VMS = ("C", "V")
 LCORES = {"R1": "1", "R2": "0", "R3": "1", "R4": "0"}  # two cores, four routers: they sleep
 ROUTER_PORTS = {"R1": 4, "R2": 2, "R3": 2, "R4": 2}
+# The management network of Testbed(mgmt_net=True): bridge "brm" in namespace "mgmt".
+MGMT_PREFIX = "10.99.0"
+MGMT_SSWCTL = f"{MGMT_PREFIX}.1"  # mgmt's own address, where sswctl and etcdctl run
 
 
 def addr(host):
@@ -169,16 +172,27 @@ class Testbed(TestbedBase):
     control: "local", sswctl's own orchestrator talks to the routers' sockets; "etcd", the
     desired state is in an etcd cluster of etcd_members members started here (etcd_tls: https
     with client certificates), an ssw-agent per router (agent_args: further arguments for each)
-    applies it, and sswctl talks to etcd only."""
+    applies it, and sswctl talks to etcd only.
+
+    mgmt_net (with control "etcd"): the members run in namespace "mgmt" on addresses of its
+    bridge (MGMT_PREFIX.11, .12, ...), sswctl and etcdctl run there too (MGMT_SSWCTL), and
+    each agent runs in a namespace of its own (agent_ns[router], MGMT_PREFIX.21, .22, ...
+    on eth0, a port of that bridge), so that a test can cut one agent off from etcd with
+    nftables in its namespace. The agents reach their routers through the control sockets,
+    which are files and work across namespaces. Without it all of them run in the root
+    namespace and etcd listens on 127.0.0.1."""
 
     def __init__(self, router_args=(), tag="tb", router_bin=None, control="local",
-                 etcd_members=1, etcd_tls=False, agent_args=()):
+                 etcd_members=1, etcd_tls=False, agent_args=(), mgmt_net=False):
         self.router_args = list(router_args)
         self.router_bin = router_bin
         self.routers = {}
         self.control = control
         self.etcd_members, self.etcd_tls = etcd_members, etcd_tls
         self.agent_args = list(agent_args)
+        self.mgmt_net = mgmt_net
+        self.mgmt = None
+        self.agent_ns = {}
         self.etcd = None
         self.agents = {}
         super().__init__(tag)
@@ -208,12 +222,35 @@ class Testbed(TestbedBase):
     def _start_control_plane(self):
         """etcd, the topology in it, an agent per router; returns once every router holds
         the desired state."""
-        self.etcd = EtcdCluster(n=self.etcd_members, tls=self.etcd_tls, topo=self.topo)
+        members = {}
+        if self.mgmt_net:
+            members = dict(ns=self._build_mgmt_net(),
+                           hosts=[f"{MGMT_PREFIX}.{11 + i}" for i in range(self.etcd_members)])
+            for h in members["hosts"]:
+                self.mgmt.run(["ip", "addr", "add", f"{h}/24", "dev", "brm"])
+        self.etcd = EtcdCluster(n=self.etcd_members, tls=self.etcd_tls, topo=self.topo, **members)
         self.sswctl("topology", "put", self.topology_path, check=True)
         for name, r in self.routers.items():
             self.agents[name] = Agent(self.topo, self.etcd, name, r.socket,
-                                      extra_args=self.agent_args).start()
+                                      extra_args=self.agent_args,
+                                      ns=self.agent_ns.get(name)).start()
         self.wait_agents_in_sync()
+
+    def _build_mgmt_net(self):
+        """Namespace "mgmt" with bridge brm (MGMT_SSWCTL/24), and a namespace per agent on it;
+        returns mgmt."""
+        t = self.topo
+        self.mgmt = t.ns("mgmt")
+        t.bridge(self.mgmt, "brm")
+        self.mgmt.run(["ip", "addr", "add", f"{MGMT_SSWCTL}/24", "dev", "brm"])
+        for i, name in enumerate(self.routers):
+            ns = t.ns(f"agent-{name.lower()}")
+            port = f"ag-{name.lower()}"
+            t.veth(ns, "eth0", self.mgmt, port)
+            self.mgmt.run(["ip", "link", "set", "dev", port, "master", "brm"])
+            ns.run(["ip", "addr", "add", f"{MGMT_PREFIX}.{21 + i}/24", "dev", "eth0"])
+            self.agent_ns[name] = ns
+        return self.mgmt
 
     def wait_agents_in_sync(self, routers=None, timeout=30):
         """Waits until the agents of `routers` (default: all) hold the newest desired state."""
@@ -225,11 +262,17 @@ class Testbed(TestbedBase):
                    ignore=(RuntimeError, KeyError))
 
     # -- VM moves --
-    def sswctl(self, *args, check=False):
+    def sswctl_argv(self, *args, cert="client"):
+        """The command line of `sswctl ARGS` on this testbed's control plane (in namespace
+        mgmt with mgmt_net; cert: which client certificate of a TLS cluster, None for none)."""
         # sswrouter.SSWCTL_BIN read now: the benchmark driver points it at its own build.
         where = (["-t", self.topology_path] if self.control == "local"
-                 else self.etcd.client_args())
-        return run([sswrouter.SSWCTL_BIN, *where, *args], check=check, timeout=60)
+                 else self.etcd.client_args(cert))
+        argv = [sswrouter.SSWCTL_BIN, *where, *args]
+        return self.mgmt.argv(*argv) if self.mgmt else argv
+
+    def sswctl(self, *args, check=False, cert="client", timeout=60):
+        return run(self.sswctl_argv(*args, cert=cert), check=check, timeout=timeout)
 
     def orchestrate(self, *args):
         """Runs an orchestrator command (--json); returns its JSON result."""
