@@ -5,17 +5,27 @@ rules: sswlab.kernel_testbed), runs the eight communication cases of Figure 3 in
 and triangle mode, moves VM C, measures Table I beside the paper's figures, and removes
 everything it created.
 
+With ssw-routers the VMs move through etcd (--control etcd, the default): the demo starts its
+own etcd member (TLS with client certificates made by openssl, on loopback ports it picks,
+data in tmpfs) and an ssw-agent per router, and prints each move's convergence (sswctl's
+first write to the last acknowledgement it needs) beside the ping interruption E -> C.
+--control local moves them with sswctl's own orchestrator, through the routers' sockets.
+
     scripts/demo_testbed.py [--web-seconds N] [--pings N] [--backend ssw|linux]
+                            [--control etcd|local]
 """
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sswlab import require_root, table1  # noqa: E402
-from sswlab.hosts import HttpServer, http_get, ping  # noqa: E402
+from sswlab.hosts import HttpServer, http_get, interruption_ms, ping  # noqa: E402
 from sswlab.kernel_testbed import KernelTestbed  # noqa: E402
 from sswlab.testbed import HOSTS, Testbed, addr  # noqa: E402
 
@@ -52,6 +62,37 @@ def run_cases(tb, servers, mode):
     return results
 
 
+def move_with_pings(tb, vm, seg, mode="optimized", interval_ms=10):
+    """Moves vm while E pings it every interval_ms; returns (sswctl's result, the longest
+    interruption in ms)."""
+    p = tb.hosts["E"].popen(["ping", "-n", "-i", str(interval_ms / 1000), "-W", "1",
+                             addr(vm)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    out = tb.move(vm, seg, mode)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    text = p.communicate(timeout=10)[0]
+    return out, interruption_ms(text, interval_ms)
+
+
+def moves_through_etcd(tb):
+    """Three moves of C with pings; prints convergence beside interruption. True if all
+    moved."""
+    print("\nMoves of C through etcd (convergence: sswctl's first write to the last "
+          "acknowledgement it needs; interruption: E -> C, pings every 10 ms)")
+    print(f"{'move':34} {'convergence':>12} {'sswctl':>9} {'interruption':>13}")
+    ok = True
+    for what, seg in (("home -> foreign (optimized)", "foreign"),
+                      ("foreign -> foreign2", "foreign2"), ("return home", "home")):
+        out, gap = move_with_pings(tb, "C", seg)
+        data = out.get("data", {})
+        ok &= out.get("ok", False) and gap is not None
+        print(f"{what:34} {data.get('convergence_ms', float('nan')):>9.1f} ms "
+              f"{out.get('elapsed_ms', float('nan')):>6.1f} ms "
+              f"{gap if gap is not None else float('nan'):>10.0f} ms")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pings", type=int, default=50, help="pings per RTT measurement (default 50)")
@@ -59,12 +100,19 @@ def main():
                     help="duration of each web test at 10 GET/s (the paper ran 100 s; default 10)")
     ap.add_argument("--backend", choices=("ssw", "linux"), default="ssw",
                     help="the routers: ssw-router processes (default), or Linux's forwarding")
+    ap.add_argument("--control", choices=("etcd", "local"), default="etcd",
+                    help="ssw: moves through etcd and an agent per router (default), or "
+                         "sswctl's own orchestrator")
     args = ap.parse_args()
     require_root()
     print(f"Building the testbed ({args.backend}): R1 (edge), R2 (foreign 192.168.10.0/24), R3 "
           "(home 192.168.11.0/24), R4 (foreign 192.168.12.0/24); hosts E, B, D, G; VMs C, V ...",
           flush=True)
-    tb = Testbed() if args.backend == "ssw" else KernelTestbed()
+    if args.backend == "ssw" and args.control == "etcd":
+        print("... and an etcd member (TLS, client certificates) with an ssw-agent per router",
+              flush=True)
+    tb = (Testbed(control=args.control, etcd_tls=True) if args.backend == "ssw"
+          else KernelTestbed())
     ok = True
     try:
         servers = {h: HttpServer(tb.hosts[h], addr(h), size=256 * 1024, port=8080) for h in HOSTS}
@@ -97,6 +145,8 @@ def main():
             ok &= v is not None
         how = ("sswctl, from the command to the last router's acknowledgement"
                if args.backend == "ssw" else "rules on every router, and the first ARP bursts")
+        if args.backend == "ssw" and args.control == "etcd":
+            how += ", through etcd"
         print(f"\nMoves of C ({how}): "
               + ", ".join(f"{what} {out.get('elapsed_ms', float('nan')):.1f} ms" for what, out in moves))
         print(f"\n{args.backend}'s figures are for namespaces on one 2-vCPU machine"
@@ -104,6 +154,8 @@ def main():
                  "thread wake-up; bench case table1 compares with Linux)"
                  if args.backend == "ssw" else "")
               + "; the paper's for four physical servers with Xen.")
+        if args.backend == "ssw" and args.control == "etcd":
+            ok &= moves_through_etcd(tb)
         for s in servers.values():
             s.stop()
         ok &= tb.stop_routers()

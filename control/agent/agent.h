@@ -1,4 +1,4 @@
-// ssw-agent's loop (docs/DESIGN.md §8): keeps one router in line with the desired state in
+// ssw-agent's loop (docs/DESIGN.md §6.2): keeps one router in line with the desired state in
 // etcd, as Calico's Felix keeps its host and OVN's ovn-controller its chassis.
 //
 // It lists desired/ at a revision, brings the router in line (the difference as one batch),

@@ -1,4 +1,4 @@
-// The deployment's desired state as etcd holds it (docs/DESIGN.md §8): the key layout, the VM
+// The deployment's desired state as etcd holds it (docs/DESIGN.md §6.2): the key layout, the VM
 // records with their move phase, and what each router must hold at a given phase. Shared by
 // sswctl (which writes the records, control/cluster/mover.h) and ssw-agent (which applies
 // them to its router, control/agent/). No DPDK, no etcd calls: values and pure functions.
@@ -41,7 +41,7 @@ struct keys {
     std::string status(const std::string &router) const { return statuses() + router; }
 };
 
-// A move's progress, make-before-break (docs/DESIGN.md §8): `prepare` gives the new state to
+// A move's progress, make-before-break (docs/DESIGN.md §6.2): `prepare` gives the new state to
 // the new foreign router only; `switch` to every router but the old foreign one; `done` to all.
 enum class move_phase { prepare, switch_over, done };
 const char *to_string(move_phase p);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -168,6 +169,8 @@ int orchestrate_etcd(const std::vector<std::string> &words, const orchestration 
                      "'sswctl where VM' shows what each router must hold\n";
         return 2;
     }
+    // gRPC's own log lines (e.g. a refused TLS handshake) would repeat the error sswctl prints.
+    setenv("GRPC_VERBOSITY", "NONE", 0);
     cluster::store_config sc;
     std::string error;
     if (!cluster::resolve_store_config(sf, sc, error)) {

@@ -1,5 +1,5 @@
 // A client of etcd v3 (KV, transactions, leases, watches) over gRPC, for ssw-agent and sswctl
-// (docs/DESIGN.md §8). The stubs are generated at build time from etcd's own .proto files, as
+// (docs/DESIGN.md §6.2). The stubs are generated at build time from etcd's own .proto files, as
 // Debian ships them (control/etcd/meson.build). No DPDK.
 //
 // Endpoints: several members of one cluster; a request that finds its member unreachable is

@@ -48,6 +48,18 @@ def parse_ping(out):
     return PingResult(sent, received, rtts, sources, errors, out)
 
 
+def interruption_ms(ping_output, interval_ms):
+    """The longest outage in a ping run: from the first lost request to the first answered
+    one after it, in ms (0 when nothing was lost; None when nothing was answered)."""
+    seqs = sorted(int(s) for s in re.findall(r"icmp_seq=(\d+) ttl", ping_output))
+    if not seqs:
+        return None
+    worst = 0
+    for a, b in zip(seqs, seqs[1:]):
+        worst = max(worst, (b - a - 1) * interval_ms)
+    return worst
+
+
 def ping(ns, dst, count=5, interval=0.2, ttl=None, wait=1, size=None, timeout=None, df=False):
     cmd = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
     if ttl:

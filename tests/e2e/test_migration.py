@@ -17,7 +17,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
 
 from sswlab import require_root  # noqa: E402
-from sswlab.hosts import HttpServer, http_get, ping  # noqa: E402
+from sswlab.hosts import HttpServer, http_get, interruption_ms, ping  # noqa: E402
 from sswlab.netns import run  # noqa: E402
 from sswlab.testbed import HOSTS, Testbed, addr  # noqa: E402
 
@@ -31,18 +31,6 @@ CASES = [  # (case, source, destination): C and V are the moved VMs
     ("7 C* to V* (same foreign segment)", "C", "V"),
 ]
 CASE_8 = [("8 C* to V** (another foreign subnet)", "C", "V"), ("8 V** to C*", "V", "C")]
-
-
-def interruption_ms(ping_output, interval_ms):
-    """The longest outage in a ping run: from the first lost request to the first answered
-    one after it, in ms (0 when nothing was lost)."""
-    seqs = sorted(int(s) for s in re.findall(r"icmp_seq=(\d+) ttl", ping_output))
-    if not seqs:
-        return None
-    worst = 0
-    for a, b in zip(seqs, seqs[1:]):
-        worst = max(worst, (b - a - 1) * interval_ms)
-    return worst
 
 
 def read_pcap_lines(path):
