@@ -10,6 +10,10 @@
 namespace ssw {
 
 reply executor::stage(const cmd_nat &c, transaction &t) {
+    // No binding can have such a home (0.0.0.0 is not even a key of the tables): a delete of
+    // one, a withdrawal included, is refused as an add is.
+    if (!usable_host(c.home))
+        return reply::failure(fmt::format("{} is not a unicast host address", c.home.to_string()));
     const uint32_t m = c.home.host();
     auto it = model_.bindings.find(m);
     const bool exists = it != model_.bindings.end();

@@ -102,6 +102,10 @@ TEST_F(ServiceSwitch, NatEpochs) {
     refused("nat add 192.168.11.4 to 192.168.10.4 epoch 4", "older than epoch 5");
     ok("nat add 192.168.11.4 to 192.168.10.4 epoch 6");
     refused("nat del 192.168.11.5", "no binding for 192.168.11.5");
+    // A withdrawal of an address no binding can have is refused (0.0.0.0 once threw out of
+    // the executor: the tables do not take it as a key).
+    refused("nat del 0.0.0.0 epoch 3", "0.0.0.0 is not a unicast host address");
+    refused("nat del 224.0.0.9", "not a unicast host address");
 }
 
 TEST_F(ServiceSwitch, NatConflictsAndLimits) {
