@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -22,7 +23,10 @@ std::string mover_id() {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-    return fmt::format("{}:{}:{}", host, getpid(), ms);
+    // One process may run several movers (sswctl -f): numbered, so that each move's id is
+    // its own even within a millisecond.
+    static std::atomic<unsigned> seq{0};
+    return fmt::format("{}:{}:{}:{}", host, getpid(), ms, seq++);
 }
 
 double ms_since(clock::time_point t) {
@@ -400,6 +404,11 @@ mover::result mover::move(const std::string &vm, const std::string &to,
     }
 
     for (int attempt = 0;; ++attempt) {
+        // Looked up again at every attempt: a reload (load()) replaces the topology they
+        // point into.
+        home = topo.subnet_of(m);
+        target = topo.subnet(to);
+        if (!target || !home) return fail(fmt::format("unknown subnet '{}'", to));
         auto it = l.d.vms.find(m);
         const vm_state cur = it != l.d.vms.end() ? it->second.now : at_home(topo, m);
         const int64_t cur_mod = it != l.d.vms.end() ? l.mod.at(m) : 0;

@@ -75,7 +75,7 @@ private:
     etcd::client &store_;
     keys keys_;
     move_options o_;
-    std::string id_;  // this mover: host:pid:start
+    std::string id_;  // this mover: host:pid:start ms:sequence number in the process
     std::unique_ptr<etcd::lease> lease_;
 };
 
