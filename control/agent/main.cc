@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
     std::string socket = "/run/ssw/ssw-router.sock";
     int64_t resync_ms = 30000;
     std::string metrics;
+    bool model = false;
     po::options_description d("Options");
     // clang-format off
     d.add_options()
@@ -55,7 +56,10 @@ int main(int argc, char **argv) {
             "how often the whole router is read and diffed even without changes")
         ("metrics", po::value(&metrics)->value_name("ADDR:PORT"),
             "serve Prometheus metrics at http://ADDR:PORT/metrics: the router's counters "
-            "and the agent's (applied revision, lag, re-lists, failures)");
+            "and the agent's (applied revision, lag, re-lists, failures)")
+        ("model", po::bool_switch(&model),
+            "drive an in-memory model of a router (the router's binding rules, no packets) "
+            "instead of --socket: for the scale benchmark, bench/etcd_scale.py");
     // clang-format on
     po::variables_map vm;
     try {
@@ -89,6 +93,10 @@ int main(int argc, char **argv) {
         std::cerr << "ssw-agent: --lease-ttl is at least 1 s, --resync-interval at least 100 ms\n";
         return 2;
     }
+    if (model && !metrics.empty()) {
+        std::cerr << "ssw-agent: --metrics reads a real router; not with --model\n";
+        return 2;
+    }
     o.resync_interval = std::chrono::milliseconds(resync_ms);
     o.keys = sc.k;
     setenv("GRPC_VERBOSITY", "ERROR", 0);  // gRPC's errors only, unless asked for more
@@ -100,15 +108,20 @@ int main(int argc, char **argv) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
-    agent::socket_link link(socket);
-    agent::agent a(*store, link, o);
+    std::unique_ptr<agent::router_link> link;
+    if (model)
+        link = std::make_unique<agent::model_link>(o.router, agent::router_model::config{});
+    else
+        link = std::make_unique<agent::socket_link>(socket);
+    agent::agent a(*store, *link, o);
     std::unique_ptr<agent::metrics_server> exporter;
     if (!metrics.empty() &&
         !(exporter = agent::metrics_server::start(metrics, o.router, socket, a.stats(), error))) {
         std::cerr << "ssw-agent: " << error << "\n";
         return 2;
     }
-    fmt::print(stderr, "ssw-agent {}: router socket {}, etcd {}, prefix {}\n", o.router, socket,
+    fmt::print(stderr, "ssw-agent {}: router {}, etcd {}, prefix {}\n", o.router,
+               model ? "model (in memory)" : "socket " + socket,
                fmt::join(sc.client.endpoints, ","), sc.k.prefix);
     a.run(g_stop);
     fmt::print(stderr, "ssw-agent {}: stopped\n", o.router);

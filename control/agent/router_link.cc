@@ -4,6 +4,21 @@
 
 namespace ssw::agent {
 
+namespace {
+
+// One command (an announcement): false when refused or not sent.
+bool send_line(const router_transport &send, const std::string &cmd, std::string &error) {
+    auto replies = send(topo_router{}, {cmd}, error);
+    if (!replies) return false;
+    if (!(*replies)[0].value("ok", false)) {
+        error = (*replies)[0].value("error", std::string("refused"));
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 bool socket_link::connect(std::string &error) {
     if (connected_ && client_->open()) return true;
     if (connected_) lost_ = true;
@@ -35,13 +50,7 @@ bool socket_link::apply(const std::vector<std::string> &cmds, std::string &error
 }
 
 bool socket_link::send(const std::string &cmd, std::string &error) {
-    auto replies = transport()(topo_router{"", path_}, {cmd}, error);
-    if (!replies) return false;
-    if (!(*replies)[0].value("ok", false)) {
-        error = (*replies)[0].value("error", std::string("refused"));
-        return false;
-    }
-    return true;
+    return send_line(transport(), cmd, error);
 }
 
 bool socket_link::intact() {
@@ -52,6 +61,33 @@ bool socket_link::intact() {
     const bool was_lost = lost_;
     lost_ = false;
     return !was_lost;
+}
+
+router_transport model_link::transport() {
+    return [this](const topo_router &, const std::vector<std::string> &lines,
+                  std::string &) -> std::optional<std::vector<nlohmann::ordered_json>> {
+        std::vector<nlohmann::ordered_json> replies;
+        replies.reserve(lines.size());
+        for (const auto &line : lines) replies.push_back(model_.call(line));
+        return replies;
+    };
+}
+
+bool model_link::fetch(const topology &topo, router_holdings &out, std::string &error) {
+    std::vector<std::pair<uint16_t, ip4_addr>> own;
+    for (const auto &[name, s] : topo.subnets)
+        if (s.router == router_) own.emplace_back(s.port, s.gateway);
+    model_.set_own_addresses(std::move(own));
+    return fetch_holdings(transport(), topo, topo_router{router_, ""}, cmd_show::kShowNatMaxLimit,
+                          out, error);
+}
+
+bool model_link::apply(const std::vector<std::string> &cmds, std::string &error) {
+    return apply_batch(transport(), topo_router{router_, ""}, cmds, error);
+}
+
+bool model_link::send(const std::string &cmd, std::string &error) {
+    return send_line(transport(), cmd, error);
 }
 
 }  // namespace ssw::agent
