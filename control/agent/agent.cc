@@ -47,6 +47,12 @@ bool agent::ensure_lease() {
 void agent::publish_status() {
     if (!lease_ || !lease_->alive()) return;
     if (published_once_ && status_ == published_) return;
+    // Only the revision moved, by changes for other routers: nobody waits for it.
+    cluster::router_status same = published_;
+    same.revision = status_.revision;
+    if (published_once_ && !urgent_ && same == status_ &&
+        clock::now() - last_publish_ < o_.status_interval)
+        return;
     std::string error;
     int64_t rev = 0;
     if (!store_.put(o_.keys.status(o_.router), status_.to_json(), rev, error, lease_->id())) {
@@ -55,6 +61,8 @@ void agent::publish_status() {
     }
     published_ = status_;
     published_once_ = true;
+    urgent_ = false;
+    last_publish_ = clock::now();
 }
 
 bool agent::relist(std::string &error) {
@@ -62,6 +70,7 @@ bool agent::relist(std::string &error) {
     if (!store_.list(o_.keys.desired(), r, error)) return false;
     desired_ = cluster::desired_state{};
     desired_.revision = r.revision;
+    full_ = true;
     topology_ok_ = false;
     topology_error_ =
         fmt::format("no topology at {} (sswctl topology put FILE)", o_.keys.topology());
@@ -84,9 +93,11 @@ void agent::on_event(const etcd::watch_event &e) {
         topology_ok_ = put && topology::parse(e.kv.value, desired_.topo, topology_error_);
         if (!put) topology_error_ = "the topology was deleted";
         actual_known_ = false;  // what the router holds is read again, in the new scope
+        full_ = true;
     } else if (key.starts_with(o_.keys.vms())) {
         auto m = ip4_addr::parse(key.substr(o_.keys.vms().size()));
         if (!m) return;
+        dirty_.insert(*m);
         if (!put) {
             desired_.vms.erase(*m);
             return;
@@ -100,6 +111,7 @@ void agent::on_event(const etcd::watch_event &e) {
         desired_.vms[*m] = std::move(rec);
     } else if (key == o_.keys.resync()) {
         actual_known_ = false;  // `sswctl reconcile`: read the router again, diff everything
+        urgent_ = true;         // and it waits for every agent's status
     }
 }
 
@@ -111,6 +123,7 @@ bool agent::read_router(std::string &error) {
     ++stats_.router_reads;
     if (!router_.fetch(desired_.topo, actual_, error)) return false;
     actual_known_ = true;
+    full_ = true;  // all of it is diffed against what was read
     return true;
 }
 
@@ -144,7 +157,16 @@ void agent::converge() {
         return;
     }
     status_.error.clear();
-    const auto want = cluster::desired_for(desired_, o_.router);
+    touched_all_ = full_;
+    if (!(full_ ? converge_all() : converge_changed())) return;
+    status_.router_up = true;
+    status_.revision = desired_.revision;
+    stats_.applied_revision = desired_.revision;
+}
+
+bool agent::converge_all() {
+    auto want = cluster::desired_for(desired_, o_.router);
+    if (want != want_) urgent_ = true;
     std::set<ip4_addr> homes;
     std::map<ip4_addr, uint64_t> del_epoch;
     for (const auto &[m, rec] : desired_.vms) {
@@ -169,7 +191,7 @@ void agent::converge() {
             actual_known_ = false;
             status_.router_up = false;
             status_.error = error;
-            return;
+            return false;
         } else {
             ++stats_.apply_failures;
             say(o_.router, fmt::format("revision {}: batch refused ({}); applying VM by VM",
@@ -177,16 +199,101 @@ void agent::converge() {
             apply_each(want, homes, del_epoch);
         }
     }
-    status_.router_up = true;
-    status_.revision = desired_.revision;
-    stats_.applied_revision = desired_.revision;
+    want_ = std::move(want);
+    full_ = false;
+    dirty_.clear();
+    return true;
 }
 
-void agent::announce_done_moves() {
-    for (const auto &[m, rec] : desired_.vms) {
-        if (rec.phase != cluster::move_phase::done || rec.move_id.empty()) continue;
+bool agent::converge_changed() {
+    touched_ = std::exchange(dirty_, {});
+    if (touched_.empty()) return true;
+    const topology &topo = desired_.topo;
+    // These VMs decide their bindings, their /32 proxy entries and (with the other VMs of
+    // their home subnets) their home prefixes' proxy entries on the ports this router serves.
+    std::set<ip4_addr> related = cluster::same_home_subnets(desired_, touched_);
+    related.insert(touched_.begin(), touched_.end());
+    const router_holdings part = cluster::desired_for(desired_, o_.router, &related);
+    std::set<std::pair<uint16_t, ip4_prefix>> scope;
+    for (const auto &[name, served] : topo.subnets) {
+        if (served.router != o_.router) continue;
+        for (ip4_addr m : touched_) {
+            if (const topo_subnet *home = topo.subnet_of(m))
+                scope.insert({served.port, home->prefix});
+            scope.insert({served.port, ip4_prefix{m, 32}});
+        }
+    }
+    // want_ patched in place (a copy would cost as much as every VM): the touched VMs'
+    // bindings and the proxy entries in scope.
+    bool changed = false;
+    std::map<ip4_addr, uint64_t> del_epoch;
+    for (ip4_addr m : touched_) {
+        auto w = part.bindings.find(m);
+        auto have = want_.bindings.find(m);
+        if (w != part.bindings.end()) {
+            if (have == want_.bindings.end() || !(have->second == w->second)) {
+                want_.bindings[m] = w->second;
+                changed = true;
+            }
+        } else if (have != want_.bindings.end()) {
+            want_.bindings.erase(have);
+            changed = true;
+        }
+        if (auto it = desired_.vms.find(m); it != desired_.vms.end())
+            del_epoch[m] = cluster::view_of(topo, it->second, it->second.phase, o_.router).epoch;
+    }
+    for (const auto &p : scope) {
+        if (part.proxies.count(p))
+            changed |= want_.proxies.insert(p).second;
+        else
+            changed |= want_.proxies.erase(p) > 0;
+    }
+    if (changed) urgent_ = true;
+    const auto cmds = diff_commands(actual_, want_, touched_, scope, del_epoch);
+    std::erase_if(status_.failures, [&](const auto &f) { return touched_.count(f.vm) > 0; });
+    if (cmds.empty()) return true;
+    std::string error;
+    if (router_.apply(cmds, error)) {
+        ++stats_.applies;
+        for (ip4_addr m : touched_) {
+            if (auto w = want_.bindings.find(m); w != want_.bindings.end())
+                actual_.bindings[m] = w->second;
+            else
+                actual_.bindings.erase(m);
+        }
+        for (const auto &p : scope) {
+            if (want_.proxies.count(p))
+                actual_.proxies.insert(p);
+            else
+                actual_.proxies.erase(p);
+        }
+        say(o_.router,
+            fmt::format("revision {}: {} change(s) applied", desired_.revision, cmds.size()));
+        return true;
+    }
+    if (!router_.intact()) {
+        actual_known_ = false;
+        status_.router_up = false;
+        status_.error = error;
+        return false;
+    }
+    // Refused: read the router again and diff everything, VM by VM if need be.
+    say(o_.router, fmt::format("revision {}: batch refused ({}); reading the router again",
+                               desired_.revision, error));
+    touched_all_ = true;
+    if (!read_router(error)) {
+        status_.router_up = false;
+        status_.error = error;
+        return false;
+    }
+    return converge_all();
+}
+
+void agent::announce_done_moves(const std::set<ip4_addr> *only) {
+    auto announce = [&](ip4_addr m, const cluster::vm_record &rec) {
+        if (rec.phase != cluster::move_phase::done || rec.move_id.empty()) return;
         auto [it, fresh] = announced_.try_emplace(m, rec.move_id);
-        if (!fresh && it->second == rec.move_id) continue;
+        if (!fresh && it->second == rec.move_id) return;
         it->second = rec.move_id;
         for (const auto &a : cluster::announcements(desired_.topo, rec, o_.router)) {
             std::string error;
@@ -196,7 +303,13 @@ void agent::announce_done_moves() {
             else
                 say(o_.router, fmt::format("{}: {}", cmd, error));
         }
+    };
+    if (!only) {
+        for (const auto &[m, rec] : desired_.vms) announce(m, rec);
+        return;
     }
+    for (ip4_addr m : *only)
+        if (auto it = desired_.vms.find(m); it != desired_.vms.end()) announce(m, it->second);
 }
 
 void agent::run(const std::atomic<bool> &stop) {
@@ -230,7 +343,7 @@ void agent::run(const std::atomic<bool> &stop) {
         }
         stats_.router_up = topology_ok_;
         converge();
-        if (status_.router_up) announce_done_moves();
+        if (status_.router_up) announce_done_moves(touched_all_ ? nullptr : &touched_);
         publish_status();
         last_error.clear();
 

@@ -2,12 +2,17 @@
 // etcd, as Calico's Felix keeps its host and OVN's ovn-controller its chassis.
 //
 // It lists desired/ at a revision, brings the router in line (the difference as one batch),
-// then watches from the next revision and applies each change the same way. It lists again
+// then watches from the next revision and applies each change the same way: only the VMs
+// whose records changed are diffed (with the VMs of their home subnets, which share proxy
+// entries), so a revision costs the agent the same with ten VMs or ten thousand. It lists again
 // when its watch is compacted or cannot be resumed, re-reads the router when the router's
 // connection breaks (a restart) and every resync interval, and then also diffs everything.
-// After each apply it publishes status/<router> (the revision its router holds, the VMs it
-// could not apply) on its own lease, so a dead agent's status expires and movers stop
-// counting on it. When a move is done, the routers it concerns announce it (gratuitous ARP).
+// It publishes status/<router> (the revision its router holds, the VMs it could not apply)
+// on its own lease, so a dead agent's status expires and movers stop counting on it: at once
+// when a revision changed what its router must hold (a mover waits for that), or the agent's
+// trouble changed; else at most every status interval, so that a hundred agents do not each
+// write for every revision of every other router's VMs. When a move is done, the routers it
+// concerns announce it (gratuitous ARP).
 #pragma once
 
 #include <atomic>
@@ -30,6 +35,8 @@ struct options {
     int64_t lease_ttl_s = 5;
     std::chrono::milliseconds resync_interval{30000};
     std::chrono::milliseconds retry_interval{500};
+    // How long a newer revision that changed nothing here may wait to be published.
+    std::chrono::milliseconds status_interval{1000};
 };
 
 // What the agent has done, for its metrics and tests.
@@ -52,9 +59,13 @@ private:
     bool relist(std::string &error);
     bool read_router(std::string &error);
     void converge();
+    // Everything diffed (after a list or a read of the router); false when the router went.
+    bool converge_all();
+    // Only the VMs whose records changed since (dirty_); false when the router went.
+    bool converge_changed();
     void apply_each(const router_holdings &want, const std::set<ip4_addr> &homes,
                     const std::map<ip4_addr, uint64_t> &del_epoch);
-    void announce_done_moves();
+    void announce_done_moves(const std::set<ip4_addr> *only);
     void on_event(const etcd::watch_event &e);
     void publish_status();
     bool ensure_lease();
@@ -72,8 +83,15 @@ private:
 
     router_holdings actual_;  // what the router holds, as far as the agent knows
     bool actual_known_ = false;
+    router_holdings want_;        // what the router must hold, as of the last converge
+    bool full_ = true;            // the next converge diffs everything
+    std::set<ip4_addr> dirty_;    // VMs whose records changed since the last converge
+    std::set<ip4_addr> touched_;  // the VMs the last converge looked at (unless it was full)
+    bool touched_all_ = true;
     cluster::router_status status_, published_;
     bool published_once_ = false;
+    bool urgent_ = false;  // the status must go now: a mover may be waiting for it
+    std::chrono::steady_clock::time_point last_publish_;
     std::map<ip4_addr, std::string> announced_;  // per VM, the last move announced (or done
                                                  // before the agent came)
     std::chrono::steady_clock::time_point next_resync_;

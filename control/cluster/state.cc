@@ -100,20 +100,55 @@ const vm_state &view_of(const topology &topo, const vm_record &r, move_phase pha
     return old_foreign && *old_foreign == router ? *r.prev : r.now;
 }
 
-router_holdings desired_for(const desired_state &d, const std::string &router) {
+namespace {
+
+router_holdings holdings_of(const topology &topo, const std::map<ip4_addr, vm_record> &records,
+                            const std::string &router, const std::set<ip4_addr> *vms) {
     orchestrator_state st;
-    for (const auto &[m, r] : d.vms) st.vms[m] = view_of(d.topo, r, r.phase, router);
-    auto all = desired(d.topo, st, &router);
+    if (vms) {
+        for (ip4_addr m : *vms)
+            if (auto it = records.find(m); it != records.end())
+                st.vms[m] = view_of(topo, it->second, it->second.phase, router);
+    } else {
+        for (const auto &[m, r] : records) st.vms[m] = view_of(topo, r, r.phase, router);
+    }
+    auto all = desired(topo, st, &router);
     auto it = all.find(router);
     return it == all.end() ? router_holdings{} : std::move(it->second);
+}
+
+}  // namespace
+
+router_holdings desired_for(const desired_state &d, const std::string &router,
+                            const std::set<ip4_addr> *vms) {
+    return holdings_of(d.topo, d.vms, router, vms);
+}
+
+std::set<ip4_addr> same_home_subnets(const desired_state &d, const std::set<ip4_addr> &homes) {
+    std::set<ip4_addr> out;
+    std::set<const topo_subnet *> subnets;
+    for (ip4_addr m : homes)
+        if (const topo_subnet *s = d.topo.subnet_of(m)) subnets.insert(s);
+    for (const topo_subnet *s : subnets)  // the records in the subnet's range of addresses
+        for (auto it = d.vms.lower_bound(s->prefix.addr);
+             it != d.vms.end() && it->first <= s->prefix.broadcast(); ++it)
+            out.insert(it->first);
+    return out;
 }
 
 std::set<std::string> routers_changed(const desired_state &d, ip4_addr m, move_phase phase) {
     std::set<std::string> out;
     auto it = d.vms.find(m);
     if (it == d.vms.end() || !it->second.prev) return out;
-    desired_state before = d, after = d;
-    vm_record &b = before.vms[m], &a = after.vms[m];
+    // What a router holds because of m: m's binding, m's /32 proxy entry, and its home
+    // prefix's proxy entry at m's foreign router, which the other VMs of that home subnet
+    // may hold up too. So the others of that subnet are in the comparison, and no other VM:
+    // a move costs routers x (VMs of one subnet), not routers x VMs.
+    const std::set<ip4_addr> related = same_home_subnets(d, {m});
+    std::map<ip4_addr, vm_record> before, after;
+    for (ip4_addr v : related) before.emplace(v, d.vms.at(v));
+    after = before;
+    vm_record &b = before[m], &a = after[m];
     a.phase = phase;
     if (phase == move_phase::prepare) {
         b.now = *b.prev;
@@ -122,7 +157,8 @@ std::set<std::string> routers_changed(const desired_state &d, ip4_addr m, move_p
         b.phase = phase == move_phase::done ? move_phase::switch_over : move_phase::prepare;
     }
     for (const auto &[name, r] : d.topo.routers) {
-        const auto x = desired_for(before, name), y = desired_for(after, name);
+        const auto x = holdings_of(d.topo, before, name, nullptr),
+                   y = holdings_of(d.topo, after, name, nullptr);
         if (!(x.bindings == y.bindings) || x.proxies != y.proxies) out.insert(name);
     }
     return out;

@@ -74,8 +74,14 @@ struct desired_state {
 const vm_state &view_of(const topology &topo, const vm_record &r, move_phase phase,
                         const std::string &router);
 
-// What `router` must hold for every managed VM, each at its record's phase.
-router_holdings desired_for(const desired_state &d, const std::string &router);
+// What `router` must hold for every managed VM, each at its record's phase; with `vms`, for
+// those VMs only (their bindings, and the proxy entries they call for).
+router_holdings desired_for(const desired_state &d, const std::string &router,
+                            const std::set<ip4_addr> *vms = nullptr);
+
+// The VMs with a record whose home subnet is one of those of `homes`: the VMs whose records
+// decide the proxy entries that VMs `homes` call for.
+std::set<ip4_addr> same_home_subnets(const desired_state &d, const std::set<ip4_addr> &homes);
 
 // The routers whose holdings change when VM `m`'s move enters `phase` (from the phase before;
 // prepare: from `prev` everywhere). They must acknowledge before the move goes on.

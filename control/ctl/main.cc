@@ -8,6 +8,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -147,10 +148,9 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
                   as_json);
 }
 
-// The same verbs (and topology, agents) through etcd: sswctl writes the desired state, the
-// agents apply it (control/cluster/mover.h). Never talks to a router.
-int orchestrate_etcd(const std::vector<std::string> &words, const orchestration &o,
-                     const cluster::store_flags &sf, bool as_json) {
+// One verb through etcd (control/cluster/mover.h); returns the exit status.
+int etcd_verb(etcd::client &store, const cluster::store_config &sc,
+              const std::vector<std::string> &words, const orchestration &o, bool as_json) {
     const std::string &verb = words[0];
     const size_t want_args = verb == "reconcile" || verb == "agents" ? 1
                              : verb == "topology"                    ? 0
@@ -164,28 +164,10 @@ int orchestrate_etcd(const std::vector<std::string> &words, const orchestration 
                   << " (see sswctl --help)\n";
         return 2;
     }
-    if (o.dry_run) {
-        std::cerr << "sswctl: --dry-run is for the local orchestrator (-t); with etcd, "
-                     "'sswctl where VM' shows what each router must hold\n";
-        return 2;
-    }
-    // gRPC's own log lines (e.g. a refused TLS handshake) would repeat the error sswctl prints.
-    setenv("GRPC_VERBOSITY", "NONE", 0);
-    cluster::store_config sc;
-    std::string error;
-    if (!cluster::resolve_store_config(sf, sc, error)) {
-        std::cerr << "sswctl: " << error << "\n";
-        return 2;
-    }
-    auto store = etcd::client::create(sc.client, error);
-    if (!store) {
-        std::cerr << "sswctl: " << error << "\n";
-        return 2;
-    }
     cluster::move_options mo;
     mo.phase_timeout = std::chrono::milliseconds(o.phase_timeout_ms);
     mo.lock_ttl_s = std::max(1u, o.lock_ttl_s);
-    cluster::mover mv(*store, sc.k, mo);
+    cluster::mover mv(store, sc.k, mo);
     const auto started = std::chrono::steady_clock::now();
     orchestrator::result res;
     if (verb == "topology" && words[1] == "put") {
@@ -218,6 +200,88 @@ int orchestrate_etcd(const std::vector<std::string> &words, const orchestration 
                   started, as_json);
 }
 
+bool is_etcd_verb(const std::string &w) {
+    return w == "migrate" || w == "return" || w == "where" || w == "reconcile" || w == "topology" ||
+           w == "agents";
+}
+
+// A line of `sswctl -c CONF -f FILE`: a verb with its words and its own migrate options
+// (--to, --mode, --care-of, --resume); the command line's are the defaults.
+bool etcd_line(const std::string &line, std::vector<std::string> &words, orchestration &o,
+               std::string &error) {
+    std::istringstream in(line);
+    std::vector<std::string> all{std::istream_iterator<std::string>(in), {}};
+    for (size_t i = 0; i < all.size(); ++i) {
+        const std::string &w = all[i];
+        if (w == "--resume") {
+            o.resume = true;
+        } else if (w == "--to" || w == "--mode" || w == "--care-of") {
+            if (i + 1 == all.size()) {
+                error = w + " needs a value";
+                return false;
+            }
+            (w == "--to" ? o.to : w == "--mode" ? o.mode : o.care_of) = all[++i];
+        } else if (w.starts_with("-")) {
+            error = "unknown option " + w;
+            return false;
+        } else {
+            words.push_back(w);
+        }
+    }
+    if (words.empty() || !is_etcd_verb(words[0])) {
+        error =
+            "not a verb of sswctl through etcd (migrate, return, where, reconcile, "
+            "topology, agents)";
+        return false;
+    }
+    return true;
+}
+
+// The same verbs (and topology, agents) through etcd: sswctl writes the desired state, the
+// agents apply it (control/cluster/mover.h). Never talks to a router. With a FILE, each of
+// its lines in turn on one connection, stopping at the first refused.
+int orchestrate_etcd(const std::vector<std::string> &words, const std::string &file,
+                     const orchestration &o, const cluster::store_flags &sf, bool as_json) {
+    if (o.dry_run) {
+        std::cerr << "sswctl: --dry-run is for the local orchestrator (-t); with etcd, "
+                     "'sswctl where VM' shows what each router must hold\n";
+        return 2;
+    }
+    std::vector<command_line> lines;
+    std::string error;
+    if (!file.empty() && !read_command_file(file, lines, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    // Every line checked before the first runs: a malformed file changes nothing.
+    std::vector<std::pair<std::vector<std::string>, orchestration>> steps;
+    for (const command_line &line : lines) {
+        std::vector<std::string> line_words;
+        orchestration line_o = o;
+        if (!etcd_line(line.text, line_words, line_o, error)) {
+            std::cerr << fmt::format("sswctl: {}: {}\n", line.where(), error);
+            return 2;
+        }
+        steps.emplace_back(std::move(line_words), std::move(line_o));
+    }
+    // gRPC's own log lines (e.g. a refused TLS handshake) would repeat the error sswctl prints.
+    setenv("GRPC_VERBOSITY", "NONE", 0);
+    cluster::store_config sc;
+    if (!cluster::resolve_store_config(sf, sc, error)) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    auto store = etcd::client::create(sc.client, error);
+    if (!store) {
+        std::cerr << "sswctl: " << error << "\n";
+        return 2;
+    }
+    if (file.empty()) return etcd_verb(*store, sc, words, o, as_json);
+    for (const auto &[line_words, line_o] : steps)
+        if (int rc = etcd_verb(*store, sc, line_words, line_o, as_json); rc != 0) return rc;
+    return 0;
+}
+
 void print_help(const po::options_description &d) {
     std::cout
         << "Usage: sswctl [options] COMMAND...\n"
@@ -239,6 +303,8 @@ void print_help(const po::options_description &d) {
            "  sswctl -c CONF migrate --resume VM finish (or roll back) a move whose sswctl died\n"
            "  sswctl -c CONF reconcile           every agent re-reads and repairs its router\n"
            "  sswctl -c CONF agents              what each router's agent has applied\n"
+           "  sswctl -c CONF -f FILE             each line of FILE (e.g. 'migrate VM --to S',\n"
+           "                                     'return VM') in turn, on one connection\n"
            "Exit status: 0 done, 1 refused by the router, 2 usage or connection error.\n\n"
         << d << "\nCommands:\n";
     for (const auto &line : command_summary()) std::cout << "  " << line << "\n";
@@ -402,8 +468,10 @@ int main(int argc, char **argv) {
     const bool etcd = !sf.config.empty() || !sf.endpoints.empty();
     const bool verb = !words.empty() && (words[0] == "migrate" || words[0] == "return" ||
                                          words[0] == "where" || words[0] == "reconcile");
-    if (etcd && (verb || (!words.empty() && (words[0] == "topology" || words[0] == "agents"))))
-        return orchestrate_etcd(words, orch, sf, as_json);
+    if (etcd && !file.empty() && words.empty())
+        return orchestrate_etcd({}, file, orch, sf, as_json);
+    if (etcd && !words.empty() && is_etcd_verb(words[0]))
+        return orchestrate_etcd(words, "", orch, sf, as_json);
     if (orch.resume) {
         std::cerr << "sswctl: --resume is for moves through etcd (--endpoints or "
                      "--etcd-config)\n";

@@ -55,6 +55,7 @@ struct held_binding {
 struct router_holdings {
     std::map<ip4_addr, held_binding> bindings;          // by home address
     std::set<std::pair<uint16_t, ip4_prefix>> proxies;  // (port, prefix)
+    bool operator==(const router_holdings &) const = default;
 };
 
 // What every router must hold for the VMs in `st` (only: that router alone).

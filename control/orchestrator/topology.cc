@@ -104,6 +104,7 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
                 if (other.prefix.overlaps(sn.prefix))
                     fail("{} overlaps subnet {}", where, other_name);
             out.subnets[name] = sn;
+            out.by_network[sn.prefix.network().addr] = name;
         }
         if (j.contains("vms")) {
             for (const auto &[name, a] : j.at("vms").items()) {
@@ -124,9 +125,15 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
 }
 
 const topo_subnet *topology::subnet_of(ip4_addr a) const {
-    for (const auto &[name, s] : subnets)
-        if (s.prefix.contains(a)) return &s;
-    return nullptr;
+    if (by_network.size() != subnets.size()) {  // not made by parse(): no index
+        for (const auto &[name, s] : subnets)
+            if (s.prefix.contains(a)) return &s;
+        return nullptr;
+    }
+    auto it = by_network.upper_bound(a);
+    if (it == by_network.begin()) return nullptr;
+    const topo_subnet *s = subnet(std::prev(it)->second);
+    return s && s->prefix.contains(a) ? s : nullptr;
 }
 
 const topo_subnet *topology::subnet(const std::string &name) const {

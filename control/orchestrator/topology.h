@@ -43,12 +43,15 @@ struct topology {
     std::map<std::string, topo_subnet> subnets;
     std::map<std::string, ip4_addr> vms;  // name -> home address
     std::string state_path;
+    // The subnets by network address (parse() fills it): as they never overlap, the one that
+    // holds an address is the last whose network address is not above it.
+    std::map<ip4_addr, std::string> by_network;
 
     // Parses and checks a topology; false with a message naming the problem.
     static bool load(const std::string &path, topology &out, std::string &error);
     static bool parse(const std::string &text, topology &out, std::string &error);
 
-    // The subnet whose prefix holds `a`.
+    // The subnet whose prefix holds `a` (a lookup in by_network, not a scan).
     const topo_subnet *subnet_of(ip4_addr a) const;
     const topo_subnet *subnet(const std::string &name) const;
     // A VM given by name or address.

@@ -119,6 +119,38 @@ class EtcdMigrationTest(test_migration.MigrationTest):
         self.assertEqual(self.tb.where("C")["data"]["revision"], rev)  # nothing written
         self.check_case("2 E to C* after a repeated move", "E", "C")
 
+    def test_moves_from_a_file(self):
+        """`sswctl -c CONF -f FILE`: each line in turn on one connection, one JSON result
+        each; a file with a malformed line is refused before anything is written."""
+        d = self.tb.topo.tmpdir("ssw-moves-")
+        bad = os.path.join(d, "bad.txt")
+        with open(bad, "w") as f:
+            f.write("migrate C --to foreign\nmigrate V --to foreign --colour blue\n")
+        rev = self.tb.where("C")["data"]["revision"]
+        res = self.tb.sswctl("--json", "-f", bad)
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertIn("bad.txt:2: unknown option --colour", res.stderr)
+        self.assertEqual(self.tb.where("C")["data"]["revision"], rev)  # nothing written
+        good = os.path.join(d, "moves.txt")
+        with open(good, "w") as f:
+            f.write("# C away and back, V away\nmigrate C --to foreign2\n\nreturn C\n"
+                    "migrate V --to foreign --mode triangle\n")
+        res = self.tb.sswctl("--json", "-f", good)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        outs, pos, dec = [], 0, json.JSONDecoder()
+        while res.stdout[pos:].strip():
+            obj, end = dec.raw_decode(res.stdout[pos:].lstrip())
+            pos += len(res.stdout[pos:]) - len(res.stdout[pos:].lstrip()) + end
+            outs.append(obj)
+        self.assertEqual([o["data"]["to"] for o in outs], ["foreign2", "home", "foreign"])
+        self.assertTrue(all(o["ok"] and o["data"]["convergence_ms"] > 0 for o in outs), outs)
+        self.assertEqual(len({o["data"]["move"] for o in outs}), 3)  # a move id each
+        self.assertEqual(self.tb.where("C")["data"]["location"], "home")
+        self.tb._attach("V", "foreign")  # the link follows, as tb.move does
+        arping(self.tb.hosts["V"], "eth0", addr("V"), count=1, unsolicited=True, timeout=1)
+        self.check_case("2 E to V* (triangle) after moves from a file", "E", "V")
+        self.tb.move("V", "home")
+
     def test_two_movers_of_one_vm(self):
         """Two movers of C at once, while R1's agent is held (SIGSTOP) so that the first
         move cannot finish before the second starts: one moves C, the other is refused at

@@ -18,19 +18,8 @@ using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 using test::etcd_cluster;
 
-// One member shared by the suite (starting one costs about a second); each test keeps to its
-// own key prefix.
-class etcd_single : public ::testing::Test {
+class etcd_single : public single_member_suite {
 protected:
-    static void SetUpTestSuite() {
-        cluster_ = new etcd_cluster;
-        if (!cluster_->start(1, false, start_error_) && start_error_.empty())
-            start_error_ = "etcd_cluster::start failed";
-    }
-    static void TearDownTestSuite() {
-        delete cluster_;
-        cluster_ = nullptr;
-    }
     void SetUp() override {
         ASSERT_TRUE(start_error_.empty()) << start_error_;
         c_ = connect(cluster_->client_options());
@@ -38,8 +27,6 @@ protected:
         prefix_ = test_prefix();
     }
 
-    static inline etcd_cluster *cluster_ = nullptr;
-    static inline std::string start_error_;
     std::unique_ptr<client> c_;
     std::string prefix_;
 };

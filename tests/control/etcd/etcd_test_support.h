@@ -63,4 +63,22 @@ inline std::string test_prefix() {
     return std::string("/") + info->test_suite_name() + "." + info->name() + "/";
 }
 
+// A suite on one member of its own (starting one costs about a second); each test keeps to
+// its own key prefix (test_prefix()).
+class single_member_suite : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        cluster_ = new test::etcd_cluster;
+        if (!cluster_->start(1, false, start_error_) && start_error_.empty())
+            start_error_ = "etcd_cluster::start failed";
+    }
+    static void TearDownTestSuite() {
+        delete cluster_;
+        cluster_ = nullptr;
+    }
+
+    static inline test::etcd_cluster *cluster_ = nullptr;
+    static inline std::string start_error_;
+};
+
 }  // namespace ssw::etcd_test
