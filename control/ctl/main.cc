@@ -266,6 +266,7 @@ int orchestrate_etcd(const std::vector<std::string> &words, const std::string &f
     }
     // gRPC's own log lines (e.g. a refused TLS handshake) would repeat the error sswctl prints.
     setenv("GRPC_VERBOSITY", "NONE", 0);
+    setenv("GRPC_POLL_STRATEGY", "poll", 0);  // as ssw-agent (control/agent/main.cc)
     cluster::store_config sc;
     if (!cluster::resolve_store_config(sf, sc, error)) {
         std::cerr << "sswctl: " << error << "\n";

@@ -9,6 +9,8 @@
 #include <optional>
 #include <sstream>
 
+#include <absl/synchronization/mutex.h>
+
 #include "control/etcd/etcd_connection.h"
 
 namespace ssw::etcd {
@@ -236,6 +238,10 @@ std::string prefix_end(const std::string &prefix) {
 }
 
 std::unique_ptr<client> client::create(const client_options &o, std::string &error) {
+    // Debian's abseil is built with deadlock detection on: every absl::Mutex gRPC takes
+    // records the lock order in a graph (about a tenth of an agent's time per event, by
+    // perf). A check for debugging lock order, not for production: off.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     auto conn = detail::connection::open(o, error);
     if (!conn) return nullptr;
     auto p = std::make_unique<impl>();

@@ -34,8 +34,6 @@ struct lease::impl {
     mutable bool dead = false;
     clock::time_point expires;  // the last successful keepalive's send time + its TTL
     grpc::ClientContext *stream_ctx = nullptr;  // the current stream's, to cancel on stop
-    int64_t answers = 0;                        // keepalive answers on the current stream
-    bool stream_ended = false;
 
     ~impl();
     bool dead_locked() const {
@@ -87,7 +85,9 @@ void lease::impl::keep() {
 
 // One LeaseKeepAlive stream on member i: a keepalive every `interval`, each answered within
 // `response_wait`. Returns when the stream fails, goes unanswered, or the lease is dropped or
-// dead; true if any keepalive was answered.
+// dead; true if any keepalive was answered. On gRPC's asynchronous API, driven by this thread
+// only when a keepalive is due: no thread sits in a blocking read, where gRPC would wake it
+// for every response of the whole channel (the agent's watch events included).
 bool lease::impl::keep_on(std::size_t i) {
     const detail::member &m = conn->at(i);
     if (!conn->dial(m, response_wait).ok()) return false;
@@ -97,49 +97,62 @@ bool lease::impl::keep_on(std::size_t i) {
         std::lock_guard l(mu);
         if (stopping) return false;
         stream_ctx = &ctx;
-        answers = 0;
-        stream_ended = false;
     }
-    auto stream = m.lease->LeaseKeepAlive(&ctx);
-    clock::time_point sent;
-    std::thread reader([&] {
+    grpc::CompletionQueue cq;
+    auto stream = m.lease->PrepareAsyncLeaseKeepAlive(&ctx, &cq);
+    int pending = 0;  // operations started and not yet completed
+    // Waits for the completion of `tag` for up to response_wait; false when it failed or
+    // did not come (it is then still pending).
+    auto wait_for = [&](void *tag) {
+        const auto deadline = std::chrono::system_clock::now() + response_wait;
+        for (;;) {
+            void *got = nullptr;
+            bool ok = false;
+            if (cq.AsyncNext(&got, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) return false;
+            --pending;
+            if (got == tag) return ok;
+        }
+    };
+    void *const started = &ctx, *const written = &cq, *const read = &pending;  // distinct tags
+    stream->StartCall(started);
+    ++pending;
+    bool answered = false;
+    if (wait_for(started)) {
+        etcdserverpb::LeaseKeepAliveRequest req;
+        req.set_id(id);
         etcdserverpb::LeaseKeepAliveResponse resp;
-        while (stream->Read(&resp)) {
-            std::lock_guard l(mu);
-            ++answers;
+        for (;;) {
+            clock::time_point sent;
+            {
+                std::lock_guard l(mu);
+                if (stopping || dead_locked()) break;
+                sent = clock::now();
+            }
+            stream->Write(req, written);
+            ++pending;
+            if (!wait_for(written)) break;
+            stream->Read(&resp, read);
+            ++pending;
+            if (!wait_for(read)) break;  // the member does not answer: try another
+            std::unique_lock l(mu);
             if (resp.ttl() <= 0)
                 dead = true;
             else
                 expires = std::max(expires, sent + std::chrono::seconds(resp.ttl()));
-            cv.notify_all();
+            answered = true;
+            cv.wait_until(l, sent + interval, [&] { return stopping || dead; });
         }
-        std::lock_guard l(mu);
-        stream_ended = true;
-        cv.notify_all();
-    });
-
-    etcdserverpb::LeaseKeepAliveRequest req;
-    req.set_id(id);
-    bool answered = false;
-    for (;;) {
-        int64_t before;
-        {
-            std::lock_guard l(mu);
-            if (stopping || dead_locked() || stream_ended) break;
-            sent = clock::now();
-            before = answers;
-        }
-        if (!stream->Write(req)) break;
-        std::unique_lock l(mu);
-        cv.wait_for(l, response_wait,
-                    [&] { return stopping || dead || stream_ended || answers != before; });
-        if (answers == before) break;  // the member does not answer: try another
-        answered = true;
-        cv.wait_until(l, sent + interval, [&] { return stopping || dead || stream_ended; });
     }
-    ctx.TryCancel();
-    reader.join();
-    stream->Finish();
+    ctx.TryCancel();  // every pending operation completes, failed
+    void *got = nullptr;
+    bool ok = false;
+    while (pending > 0 && cq.Next(&got, &ok)) --pending;
+    grpc::Status status;
+    stream->Finish(&status, &status);
+    cq.Next(&got, &ok);
+    cq.Shutdown();
+    while (cq.Next(&got, &ok)) {
+    }
     std::lock_guard l(mu);
     stream_ctx = nullptr;
     return answered;
