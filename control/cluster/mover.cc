@@ -189,16 +189,40 @@ bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip
                       uint64_t epoch, std::string &error) {
     if (routers.empty()) return true;
     const auto deadline = clock::now() + o_.phase_timeout;
-    std::map<std::string, router_status> st;
-    int64_t at = 0;
-    std::unique_ptr<etcd::watch> watch;
-    // The watch first, from now, then the list: a watch from a revision already past waits
-    // for etcd's catch-up loop (100 ms) before it delivers anything. Events the list has
-    // already seen are skipped.
+    // The statuses, kept by one watch across the phases of a move (and the moves of one
+    // mover): the watch first, from now, then the list, as a watch from a revision already
+    // past waits for etcd's catch-up loop (100 ms) before it delivers anything. Events the
+    // list has already seen are skipped.
+    std::map<std::string, router_status> &st = acks_;
+    int64_t &at = acks_at_;
+    std::unique_ptr<etcd::watch> &watch = acks_watch_;
     auto start = [&] {
         return (watch = store_.watch_prefix(keys_.statuses(), 0, error)) && statuses(st, at, error);
     };
-    if (!start()) return false;
+    auto absorb = [&](const std::vector<etcd::watch_event> &events) {
+        for (const auto &e : events) {
+            if (e.kv.mod_revision <= at) continue;
+            const std::string name = e.kv.key.substr(keys_.statuses().size());
+            router_status s;
+            std::string ignored;
+            if (e.what == etcd::watch_event::type::del)
+                st.erase(name);
+            else if (router_status::parse(e.kv.value, s, ignored))
+                st[name] = std::move(s);
+        }
+    };
+    if (!watch && !start()) return false;
+    // What came since the last phase, before the statuses are trusted.
+    for (;;) {
+        std::vector<etcd::watch_event> events;
+        int64_t rev = 0;
+        if (!watch->next(events, rev, std::chrono::milliseconds(0), error)) {
+            if (!start()) return false;
+            break;
+        }
+        if (events.empty()) break;
+        absorb(events);
+    }
     for (;;) {
         std::string behind;
         for (const auto &r : routers) {
@@ -234,16 +258,7 @@ bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip
             if (!start()) return false;
             continue;
         }
-        for (const auto &e : events) {
-            if (e.kv.mod_revision <= at) continue;
-            const std::string name = e.kv.key.substr(keys_.statuses().size());
-            router_status s;
-            std::string ignored;
-            if (e.what == etcd::watch_event::type::del)
-                st.erase(name);
-            else if (router_status::parse(e.kv.value, s, ignored))
-                st[name] = std::move(s);
-        }
+        absorb(events);
     }
 }
 

@@ -77,6 +77,10 @@ private:
     move_options o_;
     std::string id_;  // this mover: host:pid:start ms:sequence number in the process
     std::unique_ptr<etcd::lease> lease_;
+    // The agents' statuses as wait_acks() last saw them, and the watch that keeps them.
+    std::map<std::string, router_status> acks_;
+    int64_t acks_at_ = 0;
+    std::unique_ptr<etcd::watch> acks_watch_;
 };
 
 }  // namespace ssw::cluster
