@@ -47,9 +47,7 @@ struct watch::impl {
         ctx.TryCancel();
         // Every operation started must complete before the queue goes.
         using clock = std::chrono::system_clock;
-        while (reading || finishing) {
-            if (!reading && !finishing) break;
-            if (!pump(clock::now() + std::chrono::seconds(5))) break;
+        while ((reading || finishing) && pump(clock::now() + std::chrono::seconds(5))) {
         }
         if (stream && !stream_ended && !finishing) {
             stream->Finish(&stream_status, as_tag(kFinish));

@@ -1,5 +1,6 @@
 """End to end: the distributed control plane (docs/DESIGN.md §6.2). The testbed's four routers,
-each with its ssw-agent, and a real etcd member started by the test; sswctl talks to etcd only.
+each with its ssw-agent, and a real 3-member etcd cluster started by the test (tmpfs data,
+loopback ports it picks); sswctl talks to etcd only.
 
 test_migration's checks run unchanged on it (the eight cases of Figure 3 in both modes, a
 return home and a foreign-to-foreign move, transparency, triangle routing, TCP across a move),
@@ -40,7 +41,7 @@ def nat(router):
 class EtcdMigrationTest(test_migration.MigrationTest):
     @classmethod
     def make_testbed(cls):
-        return Testbed(tag="et", control="etcd",
+        return Testbed(tag="et", control="etcd", etcd_members=3,
                        agent_args=["--lease-ttl", str(LEASE_TTL), "--resync-interval", "5000"])
 
     def setUp(self):
