@@ -148,22 +148,38 @@ int orchestrate(const std::vector<std::string> &words, const orchestration &o, b
                   as_json);
 }
 
-// One verb through etcd (control/cluster/mover.h); returns the exit status.
-int etcd_verb(etcd::client &store, const cluster::store_config &sc,
-              const std::vector<std::string> &words, const orchestration &o, bool as_json) {
+// Whether `words` (and migrate's options) make a verb sswctl can send through etcd; if not,
+// says why (`where`: the file line, if any). Checked before etcd is reached, and for every
+// line of a file before the first runs.
+bool etcd_words_ok(const std::vector<std::string> &words, const orchestration &o,
+                   const std::string &where = "") {
     const std::string &verb = words[0];
+    const std::string at = where.empty() ? "" : where + ": ";
     const size_t want_args = verb == "reconcile" || verb == "agents" ? 1
                              : verb == "topology"                    ? 0
                                                                      : 2;
     if ((want_args && words.size() != want_args) ||
         (verb == "topology" && !(words.size() == 3 && words[1] == "put") &&
          !(words.size() == 2 && words[1] == "get"))) {
-        std::cerr << "sswctl: usage: sswctl --endpoints LIST "
+        std::cerr << "sswctl: " << at << "usage: sswctl --endpoints LIST "
                   << (verb == "topology" ? "topology put FILE | topology get"
                                          : verb + (want_args == 2 ? " VM" : ""))
                   << " (see sswctl --help)\n";
-        return 2;
+        return false;
     }
+    std::optional<ip4_addr> care_of;
+    if (verb == "migrate" && !o.resume && !migrate_args(o, care_of)) {
+        if (!where.empty()) std::cerr << "sswctl: " << where << ": that line is refused\n";
+        return false;
+    }
+    return true;
+}
+
+// One verb through etcd (control/cluster/mover.h), its words checked (etcd_words_ok);
+// returns the exit status.
+int etcd_verb(etcd::client &store, const cluster::store_config &sc,
+              const std::vector<std::string> &words, const orchestration &o, bool as_json) {
+    const std::string &verb = words[0];
     cluster::move_options mo;
     mo.phase_timeout = std::chrono::milliseconds(o.phase_timeout_ms);
     mo.lock_ttl_s = std::max(1u, o.lock_ttl_s);
@@ -262,8 +278,10 @@ int orchestrate_etcd(const std::vector<std::string> &words, const std::string &f
             std::cerr << fmt::format("sswctl: {}: {}\n", line.where(), error);
             return 2;
         }
+        if (!etcd_words_ok(line_words, line_o, line.where())) return 2;
         steps.emplace_back(std::move(line_words), std::move(line_o));
     }
+    if (file.empty() && !etcd_words_ok(words, o)) return 2;
     // gRPC's own log lines (e.g. a refused TLS handshake) would repeat the error sswctl prints.
     setenv("GRPC_VERBOSITY", "NONE", 0);
     setenv("GRPC_POLL_STRATEGY", "poll", 0);  // as ssw-agent (control/agent/main.cc)

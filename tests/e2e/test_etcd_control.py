@@ -132,6 +132,12 @@ class EtcdMigrationTest(test_migration.MigrationTest):
         self.assertEqual(res.returncode, 2, res.stdout)
         self.assertIn("bad.txt:2: unknown option --colour", res.stderr)
         self.assertEqual(self.tb.where("C")["data"]["revision"], rev)  # nothing written
+        with open(bad, "w") as f:  # a verb without its VM, after a good line
+            f.write("migrate C --to foreign\nwhere\n")
+        res = self.tb.sswctl("--json", "-f", bad)
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertIn("bad.txt:2: usage:", res.stderr)
+        self.assertEqual(self.tb.where("C")["data"]["revision"], rev)
         good = os.path.join(d, "moves.txt")
         with open(good, "w") as f:
             f.write("# C away and back, V away\nmigrate C --to foreign2\n\nreturn C\n"
