@@ -91,7 +91,7 @@ router_model::result router_model::stage(const cmd_nat &c, undo_log &undo) {
         return {true, {}, nullptr};
     }
     const binding b{c.home, c.care_of, c.type, c.port};
-    if (!usable_host(c.home) || !usable_host(c.care_of) || c.home == c.care_of)
+    if (!usable_host(c.care_of) || c.home == c.care_of)  // (home: checked above)
         return refuse("home and care-of addresses must be distinct unicast host addresses");
     if (is_own(c.home) || is_own(c.care_of))
         return refuse("a binding cannot use one of this router's own addresses");

@@ -58,7 +58,7 @@ reply executor::stage(const cmd_nat &c, transaction &t) {
     }
 
     const binding b{c.home, c.care_of, c.type, c.port};
-    if (!usable_host(c.home) || !usable_host(c.care_of) || c.home == c.care_of)
+    if (!usable_host(c.care_of) || c.home == c.care_of)  // (home: checked above)
         return reply::failure("home and care-of addresses must be distinct unicast host addresses");
     if (model_.is_own_address(c.home) || model_.is_own_address(c.care_of))
         return reply::failure("a binding cannot use one of this router's own addresses");
