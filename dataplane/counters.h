@@ -39,6 +39,8 @@ private:
     _(proxy_arp_replies, "ARP replies sent on behalf of proxied addresses")           \
     _(proxy_arp_suppressed, "proxy-ARP replies not sent: per-port rate limit")        \
     _(garp_sent, "gratuitous ARP announcements sent")                                 \
+    _(arrivals, "watched VMs seen arriving: their first RARP or ARP on the port")     \
+    _(arrival_repeats, "further RARP or ARP frames from watched VMs already arrived") \
     _(redirects_sent, "ICMP redirects sent")                                          \
     _(echo_replies_sent, "ICMP echo replies sent")                                    \
     _(icmp_errors_sent, "ICMP errors sent (unreachable, time exceeded, frag needed)") \

@@ -13,7 +13,7 @@ namespace ssw {
     _(eth_not_for_us, "destination MAC is neither ours nor broadcast")                       \
     _(eth_multicast, "Ethernet multicast frame")                                             \
     _(eth_vlan, "VLAN-tagged frame (no VLAN interfaces configured)")                         \
-    _(eth_unknown_type, "ethertype other than IPv4 or ARP")                                  \
+    _(eth_unknown_type, "ethertype other than IPv4, ARP or RARP")                            \
     _(eth_multi_segment, "frame in several mbuf segments")                                   \
     _(ip_truncated, "frame shorter than the IPv4 header")                                    \
     _(ip_version, "IP version is not 4")                                                     \
@@ -42,6 +42,9 @@ namespace ssw {
     _(arp_malformed, "ARP with wrong hardware/protocol type or lengths, or truncated")       \
     _(arp_bad_sender, "ARP from a broadcast, multicast or zero sender")                      \
     _(arp_not_for_us, "ARP for an address the router does not answer for")                   \
+    _(rarp_malformed, "RARP other than an Ethernet/IPv4 reverse request from its sender")    \
+    _(rarp_unexpected, "RARP from a MAC no arrival watch expects on that port")              \
+    _(rarp_rate_limited, "RARP beyond the per-port rate limit")                              \
     _(tx_full, "egress queue full")                                                          \
     _(no_buffer, "no mbuf for a generated packet")
 

@@ -109,7 +109,7 @@ bool worker::check_frame(rte_mbuf *m, uint16_t in_port, uint64_t my_mac,
         }
         return true;
     }
-    if (type == be16_t(kEtherTypeArp).raw())
+    if (type == be16_t(kEtherTypeArp).raw() || type == be16_t(kEtherTypeRarp).raw())
         punt(m, punt_kind::arp, in_port);
     else if (type == be16_t(kEtherTypeVlan).raw() || type == be16_t(kEtherTypeQinQ).raw())
         drop(m, drop_reason::eth_vlan);

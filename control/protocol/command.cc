@@ -53,6 +53,19 @@ node<Cmd> port(std::string placeholder, uint16_t Cmd::*field) {
         std::move(placeholder), [field](word_cursor &c, Cmd &x) { x.*field = c.port_id(); },
         [field](const Cmd &x, std::string &out) { out += std::to_string(x.*field); });
 }
+// A host's MAC: unicast, not zero.
+template <class Cmd>
+node<Cmd> unicast_mac(std::string what, mac_addr Cmd::*field) {
+    return value<Cmd>(
+        "MAC",
+        [field, what](word_cursor &c, Cmd &x) {
+            x.*field = c.mac(what);
+            if ((x.*field).is_multicast() || (x.*field).is_zero())
+                c.fail(fmt::format("{}: {} is not a unicast MAC address", what,
+                                   (x.*field).to_string()));
+        },
+        [field](const Cmd &x, std::string &out) { out += (x.*field).to_string(); });
+}
 // "[epoch E]": the binding's epoch, 1..2^64-1.
 template <class Cmd>
 node<Cmd> epoch() {
@@ -128,15 +141,7 @@ command_spec<cmd_route> route_spec() {
 
 command_spec<cmd_neigh> neigh_spec() {
     using C = cmd_neigh;
-    node<C> mac = value<C>(
-        "MAC",
-        [](word_cursor &c, C &x) {
-            x.mac = c.mac("link-layer address");
-            if (x.mac.is_multicast() || x.mac.is_zero())
-                c.fail(
-                    fmt::format("neigh add: {} is not a unicast MAC address", x.mac.to_string()));
-        },
-        [](const C &x, std::string &out) { out += x.mac.to_string(); });
+    node<C> mac = unicast_mac("link-layer address", &C::mac);
     node<C> ip = address("IP", "neighbor address", &C::ip);
     return {"neigh",
             {{.nodes = {kw<C>("add"), ip, kw<C>("lladdr"), mac, kw<C>("port"), port("N", &C::port)},
@@ -239,6 +244,28 @@ command_spec<cmd_announce> arp_spec() {
               .help = "gratuitous ARP: each address with the MAC it is reached at"}}};
 }
 
+command_spec<cmd_arrival> arrival_spec() {
+    using C = cmd_arrival;
+    node<C> vm = address("M", "VM address", &C::vm);
+    return {"arrival",
+            {{.nodes = {kw<C>("watch"), vm, kw<C>("mac"), unicast_mac("VM's MAC", &C::mac),
+                        kw<C>("port"), port("N", &C::port)},
+              .is = [](const C &x) { return x.watch; },
+              .init = [](C &x) { x.watch = true; },
+              .help = "expect VM M (MAC) on port N: its first RARP\n"
+                      "or ARP there is its arrival (an event)"},
+             {.nodes = {kw<C>("unwatch"), vm},
+              .is = [](const C &x) { return !x.watch; },
+              .init = [](C &x) { x.watch = false; },
+              .help = "stop expecting M"}}};
+}
+
+command_spec<cmd_events> events_spec() {
+    return {"events",
+            {{.help = "this connection also receives events (arrivals),\n"
+                      "one JSON line each"}}};
+}
+
 command_spec<cmd_batch> batch_spec() {
     using C = cmd_batch;
     using op = C::op;
@@ -270,17 +297,18 @@ command_spec<cmd_show> show_spec() {
                          x.limit = uint32_t(c.number("limit", 1, C::kShowNatMaxLimit));
                      },
                      [](const C &x, std::string &out) { out += std::to_string(x.limit); })});
-    return {"show",
-            {{.nodes = {spec::choice<C, W>(
-                  &C::item, {"ports", "addresses", "routes", "neigh", "stats", "proxy-arp"},
-                  {W::ports, W::addresses, W::routes, W::neigh, W::stats, W::proxy_arp})},
-              .is = [](const C &x) { return x.item != W::nat; }},
-             {.nodes = {kw<C>("nat"), filter, after, limit},
-              .is = [](const C &x) { return x.item == W::nat; },
-              .init = [](C &x) { x.item = W::nat; },
-              .help = fmt::format("bindings by home address, N at a time (default\n{}; the reply "
-                                  "names the next page)",
-                                  C::kShowNatLimit)}}};
+    return {
+        "show",
+        {{.nodes = {spec::choice<C, W>(
+              &C::item, {"ports", "addresses", "routes", "neigh", "stats", "proxy-arp", "arrivals"},
+              {W::ports, W::addresses, W::routes, W::neigh, W::stats, W::proxy_arp, W::arrivals})},
+          .is = [](const C &x) { return x.item != W::nat; }},
+         {.nodes = {kw<C>("nat"), filter, after, limit},
+          .is = [](const C &x) { return x.item == W::nat; },
+          .init = [](C &x) { x.item = W::nat; },
+          .help = fmt::format("bindings by home address, N at a time (default\n{}; the reply "
+                              "names the next page)",
+                              C::kShowNatLimit)}}};
 }
 
 command_spec<cmd_stats_reset> stats_spec() {
@@ -397,6 +425,8 @@ const std::vector<language_entry> &language() {
         v.push_back(entry(nat_spec()));
         v.push_back(entry(proxy_arp_spec()));
         v.push_back(entry(arp_spec()));
+        v.push_back(entry(arrival_spec()));
+        v.push_back(entry(events_spec()));
         v.push_back(entry(batch_spec()));
         v.push_back(entry(show_spec()));
         v.push_back(entry(stats_spec()));
@@ -468,7 +498,8 @@ const std::vector<std::string> &command_summary() {
 bool is_config_change(const command &c) {
     return std::holds_alternative<cmd_address>(c) || std::holds_alternative<cmd_route>(c) ||
            std::holds_alternative<cmd_neigh>(c) || std::holds_alternative<cmd_port>(c) ||
-           std::holds_alternative<cmd_nat>(c) || std::holds_alternative<cmd_proxy_arp>(c);
+           std::holds_alternative<cmd_nat>(c) || std::holds_alternative<cmd_proxy_arp>(c) ||
+           std::holds_alternative<cmd_arrival>(c);
 }
 
 cmd_nat nat_set(const binding &b, uint64_t epoch) {
@@ -494,7 +525,8 @@ bool is_batchable(const command &c) {
 }
 
 bool is_read_only(const command &c) {
-    return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c);
+    return std::holds_alternative<cmd_show>(c) || std::holds_alternative<cmd_help>(c) ||
+           std::holds_alternative<cmd_events>(c);
 }
 
 }  // namespace ssw

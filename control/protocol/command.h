@@ -76,8 +76,21 @@ struct cmd_announce {
     uint32_t interval_ms = 200;
 };
 
+// `arrival watch M mac X port N`: a move of VM M to this router's port N is staged; the
+// first RARP or ARP from X there is M's arrival (dataplane/slow_path/arrivals.h).
+struct cmd_arrival {
+    bool watch = true;  // false: unwatch
+    ip4_addr vm;
+    mac_addr mac;
+    uint16_t port = 0;
+};
+
+// `events`: the control socket connection that sends it also receives the router's events
+// (arrivals), one JSON line each, between its replies.
+struct cmd_events {};
+
 struct cmd_show {
-    enum class what { ports, addresses, routes, neigh, stats, nat, proxy_arp };
+    enum class what { ports, addresses, routes, neigh, stats, nat, proxy_arp, arrivals };
     what item = what::ports;
     // show nat [PREFIX] [after M] [limit N]: the bindings whose home address is in PREFIX (an
     // address is a /32), from the first after M, at most N (default kShowNatLimit).
@@ -95,8 +108,9 @@ struct cmd_batch {
     op action = op::begin;
 };
 
-using command = std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port, cmd_nat, cmd_proxy_arp,
-                             cmd_announce, cmd_show, cmd_stats_reset, cmd_help, cmd_batch>;
+using command =
+    std::variant<cmd_address, cmd_route, cmd_neigh, cmd_port, cmd_nat, cmd_proxy_arp, cmd_announce,
+                 cmd_arrival, cmd_events, cmd_show, cmd_stats_reset, cmd_help, cmd_batch>;
 
 // Commands that only read: allowed anywhere, never part of a batch.
 bool is_read_only(const command &c);

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "control/router/executor.h"
+#include "dataplane/log.h"
 #include "dataplane/router.h"
 #include "dataplane/slow_path/slow_path.h"
 
@@ -29,6 +30,17 @@ const std::string kQueued = "{\"ok\":true}";
 
 // Batches at least this long give their memory back to the system when done (malloc_trim).
 constexpr size_t kTrimAfterCommands = 65536;
+
+// An events subscriber that lets this much go unread is disconnected (it would only fall
+// further behind); it can reconnect and read `show arrivals`.
+constexpr size_t kMaxEventBacklog = 1 << 20;
+
+std::string event_line(const arrival_event &e) {
+    return json{{"event", "arrival"},       {"seq", e.seq},   {"vm", e.vm.to_string()},
+                {"mac", e.mac.to_string()}, {"port", e.port}, {"via", to_string(e.via)},
+                {"waited_ms", e.waited_ms}}
+        .dump();
+}
 
 bool make_address(const std::string &path, sockaddr_un &addr, std::string &error) {
     std::memset(&addr, 0, sizeof addr);
@@ -199,6 +211,10 @@ std::string control_server::handle_line(client &c, std::string_view line, execut
     parse_result p = parse_command(line);
     const auto *batch = p.cmd ? std::get_if<cmd_batch>(&*p.cmd) : nullptr;
     if (!c.in_batch) {
+        if (p.cmd && std::holds_alternative<cmd_events>(*p.cmd)) {
+            c.events = true;
+            return reply::success(json{{"events", json::array({"arrival"})}}).to_json().dump();
+        }
         if (!batch) return (p.cmd ? ex.execute(*p.cmd) : reply::failure(p.error)).to_json().dump();
         if (batch->action != cmd_batch::op::begin)
             return reply::failure("no batch in progress").to_json().dump();
@@ -260,6 +276,23 @@ void control_server::write_client(client &c) {
     }
 }
 
+void control_server::send_events(slow_path &slow) {
+    for (const arrival_event &e : slow.arrivals().take_events()) {
+        SSW_LOG(INFO, "arrival of {} ({}) on port {} by {}, {} ms after the watch",
+                e.vm.to_string(), e.mac.to_string(), e.port, to_string(e.via), e.waited_ms);
+        const std::string line = event_line(e);
+        for (auto &c : clients_) {
+            if (!c.events || c.closing) continue;
+            if (c.out.size() > kMaxEventBacklog) {
+                c.out.clear();
+                c.closing = true;
+                continue;
+            }
+            queue_reply(c, line);
+        }
+    }
+}
+
 void control_server::run(router &r, executor &ex) {
     slow_path &slow = r.slow();
     std::vector<pollfd> fds;
@@ -282,6 +315,7 @@ void control_server::run(router &r, executor &ex) {
         }
         slow.tick();
         r.rcu().reclaim();
+        send_events(slow);
 
         for (size_t w = 0; w < wakeups_.size(); ++w)
             if (fds[2 + w].revents & POLLIN) wakeups_[w].second();
@@ -296,7 +330,8 @@ void control_server::run(router &r, executor &ex) {
         if (limits_.idle_timeout_s) {
             const uint64_t now = slow_path::now_ms();
             for (auto &c : clients_) {
-                if (c.closing || now - c.last_active_ms < uint64_t(limits_.idle_timeout_s) * 1000)
+                if (c.closing || c.events ||
+                    now - c.last_active_ms < uint64_t(limits_.idle_timeout_s) * 1000)
                     continue;
                 queue_reply(c, reply::failure(fmt::format("idle for {} s: closing the connection",
                                                           limits_.idle_timeout_s))

@@ -1,7 +1,8 @@
 // The control socket and the control thread's loop. A Unix stream socket; each line a client
 // sends is one command, answered by one line of JSON ({"ok":true,"data":...} or
-// {"ok":false,"error":"..."}). The same loop runs the slow path, so it never blocks on a
-// client: sockets are non-blocking and replies are buffered.
+// {"ok":false,"error":"..."}); a connection that sent `events` also receives the router's
+// events ({"event":"arrival",...}) as they happen. The same loop runs the slow path, so it never
+// blocks on a client: sockets are non-blocking and replies are buffered.
 #pragma once
 
 #include <functional>
@@ -15,6 +16,7 @@ namespace ssw {
 
 class router;
 class executor;
+class slow_path;
 
 struct control_limits {
     size_t max_line = 64 * 1024;  // bytes in one command
@@ -50,6 +52,7 @@ private:
         // Between `batch begin` and `batch commit`: the commands queued, and whether one was
         // refused (then the commit is refused whole).
         uint64_t last_active_ms = 0;
+        bool events = false;  // sent `events`: arrivals are queued to it as they happen
         bool in_batch = false;
         bool batch_refused = false;
         std::vector<command> batch;
@@ -61,6 +64,8 @@ private:
     void read_client(client &c, executor &ex);
     void write_client(client &c);
     void queue_reply(client &c, const std::string &line);
+    // Queues the arrivals the slow path saw since the last call to every events subscriber.
+    void send_events(slow_path &slow);
 
     int listen_fd_ = -1;
     std::string path_;

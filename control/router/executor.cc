@@ -62,6 +62,8 @@ reply executor::execute(const command &cmd) {
     }
     if (std::holds_alternative<cmd_batch>(cmd))
         return reply::failure("batch commands belong to a connection (sswctl batch FILE)");
+    if (std::holds_alternative<cmd_events>(cmd))
+        return reply::failure("events are sent on a control socket connection only");
     transaction t;
     reply r = stage(cmd, t);
     if (r.ok && persist_ && is_config_change(cmd)) {
@@ -123,7 +125,8 @@ reply executor::stage(const command &cmd, transaction &t) {
         [&](const auto &c) -> reply {
             using T = std::decay_t<decltype(c)>;
             if constexpr (std::is_same_v<T, cmd_show> || std::is_same_v<T, cmd_stats_reset> ||
-                          std::is_same_v<T, cmd_help> || std::is_same_v<T, cmd_batch>)
+                          std::is_same_v<T, cmd_help> || std::is_same_v<T, cmd_batch> ||
+                          std::is_same_v<T, cmd_events>)
                 return reply::failure("not a configuration command");
             else
                 return stage(c, t);

@@ -92,6 +92,7 @@ private:
     void revert(const undo::binding_removed &u);
     void revert(const undo::withdrawal &u);
     void revert(const undo::proxy &u);
+    void revert(const undo::arrival &u);
     // One dataplane update published (commit).
     void apply(const publish::route_set &p);
     void apply(const publish::route_remove &p);
@@ -107,6 +108,7 @@ private:
     void apply(const publish::binding_remove &p);
     void apply(const publish::proxy &p);
     void apply(const publish::announce &p);
+    void apply(const publish::arrival &p);
 
     reply stage(const command &cmd, transaction &t);
     reply stage(const cmd_address &c, transaction &t);
@@ -116,6 +118,7 @@ private:
     reply stage(const cmd_nat &c, transaction &t);
     reply stage(const cmd_proxy_arp &c, transaction &t);
     reply stage(const cmd_announce &c, transaction &t);
+    reply stage(const cmd_arrival &c, transaction &t);
 
     reply add_address(const cmd_address &c, transaction &t);
     reply del_address(const cmd_address &c, transaction &t);
@@ -134,6 +137,7 @@ private:
     json show_stats() const;
     json show_nat(const cmd_show &c, std::string &next) const;
     json show_proxy_arp() const;
+    json show_arrivals() const;
     reply stats_reset();
     counter_totals totals() const;
 

@@ -36,6 +36,13 @@ struct port_settings {
     bool redirects = false;
 };
 
+// A VM whose arrival the router watches for (cmd_arrival).
+struct arrival_spec {
+    mac_addr mac;
+    uint16_t port = 0;
+    bool operator==(const arrival_spec &) const = default;
+};
+
 struct control_model {
     std::vector<std::vector<interface_address>> addresses;  // per port
     std::map<ip4_prefix, route_entry> routes;
@@ -44,6 +51,7 @@ struct control_model {
     flat_map<uint32_t> owner;          // M and M* -> M
     flat_map<uint64_t> deleted_epoch;  // M -> epoch its binding was deleted at
     proxy_arp_table proxy;
+    std::map<ip4_addr, arrival_spec> arrivals;  // by VM address
     std::vector<port_settings> ports;
 
     // The interface answers_arp_for (proxy_arp.h) asks of a router's state.

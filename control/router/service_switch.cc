@@ -1,5 +1,5 @@
-// The executor's service-switch commands: bindings (docs/DESIGN.md §2), proxy-ARP entries and
-// gratuitous ARP announcements.
+// The executor's service-switch commands: bindings (docs/DESIGN.md §2), proxy-ARP entries,
+// gratuitous ARP announcements and arrival watches (§2.6).
 #include "control/router/executor.h"
 
 #include <fmt/format.h>
@@ -144,6 +144,35 @@ reply executor::stage(const cmd_announce &c, transaction &t) {
     return reply::success(json{{"addresses", n}, {"frames", n * c.count}});
 }
 
+reply executor::stage(const cmd_arrival &c, transaction &t) {
+    auto it = model_.arrivals.find(c.vm);
+    std::optional<arrival_spec> before;
+    if (it != model_.arrivals.end()) before = it->second;
+    if (!c.watch) {
+        if (!before)
+            return reply::failure(fmt::format("no arrival watch for {}", c.vm.to_string()));
+        model_.arrivals.erase(it);
+        t.undo.push(undo::arrival{c.vm, before});
+        t.publish.push(publish::arrival{c.vm, std::nullopt});
+        return {};
+    }
+    if (!usable_host(c.vm))
+        return reply::failure(fmt::format("{} is not a unicast host address", c.vm.to_string()));
+    if (!r_.valid_port(c.port))
+        return reply::failure(fmt::format("port {} does not exist", c.port));
+    const arrival_spec spec{c.mac, c.port};
+    if (before == spec) return reply::success(json{{"changed", false}});
+    // One VM per MAC: a RARP names only the MAC.
+    for (const auto &[vm, a] : model_.arrivals)
+        if (a.mac == c.mac && vm != c.vm)
+            return reply::failure(fmt::format("{} is already watched for as the MAC of {}",
+                                              c.mac.to_string(), vm.to_string()));
+    model_.arrivals[c.vm] = spec;
+    t.undo.push(undo::arrival{c.vm, before});
+    t.publish.push(publish::arrival{c.vm, spec});
+    return reply::success(json{{"changed", true}});
+}
+
 // ---- undo and publish ----
 
 void executor::revert(const undo::binding_added &u) {
@@ -186,6 +215,13 @@ void executor::revert(const undo::proxy &u) {
         model_.proxy.add(u.port, u.prefix);
 }
 
+void executor::revert(const undo::arrival &u) {
+    if (u.before)
+        model_.arrivals[u.vm] = *u.before;
+    else
+        model_.arrivals.erase(u.vm);
+}
+
 void executor::apply(const publish::binding_set &p) {
     std::string error;
     if (!r_.nat().set(p.b, error))
@@ -210,6 +246,13 @@ void executor::apply(const publish::proxy &p) {
 
 void executor::apply(const publish::announce &p) {
     r_.slow().announce(p.c.port, p.c.prefix, p.c.count, p.c.interval_ms);
+}
+
+void executor::apply(const publish::arrival &p) {
+    if (p.spec)
+        r_.slow().arrivals().expect(p.vm, p.spec->mac, p.spec->port, slow_path::now_ms());
+    else
+        r_.slow().arrivals().forget(p.vm);
 }
 
 }  // namespace ssw

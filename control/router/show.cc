@@ -21,6 +21,7 @@ reply executor::show(const cmd_show &c) const {
         case cmd_show::what::stats: r.data = show_stats(); break;
         case cmd_show::what::nat: r.data = show_nat(c, r.next); break;
         case cmd_show::what::proxy_arp: r.data = show_proxy_arp(); break;
+        case cmd_show::what::arrivals: r.data = show_arrivals(); break;
     }
     return r;
 }
@@ -204,6 +205,31 @@ json executor::show_proxy_arp() const {
     json rows = json::array();
     for (const auto &[port, pfx] : model_.proxy.entries())
         rows.push_back(json{{"port", port}, {"prefix", pfx.to_string()}});
+    return rows;
+}
+
+// The watches with what the slow path has seen of each: "waiting", or "arrived" (how, after
+// how long, and how many frames from the VM since).
+json executor::show_arrivals() const {
+    json rows = json::array();
+    const auto &seen = r_.slow().arrivals().entries();
+    const uint64_t now = slow_path::now_ms();
+    for (const auto &[vm, a] : model_.arrivals) {
+        json row{{"vm", vm.to_string()}, {"mac", a.mac.to_string()}, {"port", a.port}};
+        // The slow path's entry is published with the command that made the watch.
+        const arrival_watch::expected &e = seen.at(vm);
+        row["frames"] = e.frames;
+        if (const auto &ev = e.arrived) {
+            row["state"] = "arrived";
+            row["via"] = to_string(ev->via);
+            row["waited_ms"] = ev->waited_ms;
+            row["seq"] = ev->seq;
+        } else {
+            row["state"] = "waiting";
+            row["waited_ms"] = now - e.since_ms;
+        }
+        rows.push_back(std::move(row));
+    }
     return rows;
 }
 

@@ -37,6 +37,8 @@ std::vector<std::string> executor::snapshot_commands() const {
         add(cmd_neigh{.add = true, .ip = ip, .mac = n.first, .port = n.second});
     for (const auto &[port, pfx] : model_.proxy.entries())
         add(cmd_proxy_arp{.add = true, .prefix = pfx, .port = port});
+    for (const auto &[vm, a] : model_.arrivals)
+        add(cmd_arrival{.watch = true, .vm = vm, .mac = a.mac, .port = a.port});
     for (const auto &[m, e] : model_.bindings) add(nat_set(e.b, e.epoch));
     // Deletions keep their epoch, so that a delayed older update stays refused.
     for (const auto &[m, epoch] : model_.deleted_epoch) add(nat_withdraw(ip4_addr(m), epoch));

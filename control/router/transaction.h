@@ -125,12 +125,16 @@ struct proxy {
     uint16_t port;
     ip4_prefix prefix;
 };
+struct arrival {  // a watch set or removed: the one before, if any
+    ip4_addr vm;
+    std::optional<arrival_spec> before;
+};
 }  // namespace undo
 
 using undo_log =
     typed_log<undo::route, undo::address_added, undo::address_removed, undo::static_neighbor,
               undo::port, undo::binding_added, undo::binding_replaced, undo::binding_removed,
-              undo::withdrawal, undo::proxy>;
+              undo::withdrawal, undo::proxy, undo::arrival>;
 
 // One update of the dataplane's tables, published after the transaction is accepted.
 namespace publish {
@@ -187,6 +191,10 @@ struct proxy {
 struct announce {
     cmd_announce c;
 };
+struct arrival {  // watch (spec) or unwatch (none)
+    ip4_addr vm;
+    std::optional<arrival_spec> spec;
+};
 }  // namespace publish
 
 using publish_log =
@@ -194,7 +202,7 @@ using publish_log =
               publish::address_remove, publish::neighbor_static, publish::neighbor_remove,
               publish::neighbor_forget_learned, publish::port_mtu, publish::port_role_set,
               publish::port_redirects, publish::binding_set, publish::binding_remove,
-              publish::proxy, publish::announce>;
+              publish::proxy, publish::announce, publish::arrival>;
 
 // Changes staged by one or more commands, not yet visible to the dataplane.
 struct transaction {

@@ -7,6 +7,17 @@
 
 namespace ssw {
 
+namespace {
+// The fixed part of an Ethernet/IPv4 ARP or RARP header; its opcode, or 0 when not one.
+uint16_t ether_ipv4_opcode(const rte_arp_hdr &h) {
+    if (be16_t::from_raw(h.arp_hardware).host() != RTE_ARP_HRD_ETHER ||
+        be16_t::from_raw(h.arp_protocol).host() != RTE_ETHER_TYPE_IPV4 || h.arp_hlen != 6 ||
+        h.arp_plen != 4)
+        return 0;
+    return be16_t::from_raw(h.arp_opcode).host();
+}
+}  // namespace
+
 bool parse_arp(const uint8_t *p, size_t len, arp_message &msg, drop_reason &why) {
     if (len < kArpLen) {
         why = drop_reason::arp_malformed;
@@ -14,10 +25,8 @@ bool parse_arp(const uint8_t *p, size_t len, arp_message &msg, drop_reason &why)
     }
     rte_arp_hdr h;
     std::memcpy(&h, p, sizeof h);
-    uint16_t op = be16_t::from_raw(h.arp_opcode).host();
-    if (be16_t::from_raw(h.arp_hardware).host() != RTE_ARP_HRD_ETHER ||
-        be16_t::from_raw(h.arp_protocol).host() != RTE_ETHER_TYPE_IPV4 || h.arp_hlen != 6 ||
-        h.arp_plen != 4 || (op != kArpRequest && op != kArpReply)) {
+    const uint16_t op = ether_ipv4_opcode(h);
+    if (op != kArpRequest && op != kArpReply) {
         why = drop_reason::arp_malformed;
         return false;
     }
@@ -31,6 +40,17 @@ bool parse_arp(const uint8_t *p, size_t len, arp_message &msg, drop_reason &why)
         return false;
     }
     return true;
+}
+
+bool parse_rarp(const uint8_t *p, size_t len, const mac_addr &eth_src, mac_addr &sender,
+                drop_reason &why) {
+    why = drop_reason::rarp_malformed;
+    if (len < kArpLen) return false;
+    rte_arp_hdr h;
+    std::memcpy(&h, p, sizeof h);
+    if (ether_ipv4_opcode(h) != kRarpRequest) return false;
+    sender = mac_addr::from_bytes(&h.arp_data.arp_sha);
+    return !sender.is_multicast() && !sender.is_zero() && sender == eth_src;
 }
 
 void build_arp_frame(uint8_t *out, const mac_addr &eth_dst, const mac_addr &eth_src,

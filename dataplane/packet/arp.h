@@ -32,6 +32,14 @@ struct arp_message {
 // that is broadcast, multicast or zero (arp_bad_sender).
 bool parse_arp(const uint8_t *p, size_t len, arp_message &msg, drop_reason &why);
 
+// Parses a RARP payload (RFC 903): what a hypervisor broadcasts from a VM's MAC when the VM
+// resumes after a live migration (QEMU's announce-self). Only an Ethernet/IPv4 reverse request
+// (opcode 3) with 6/4 byte addresses, a unicast sender hardware address and that address as
+// the frame's source `eth_src` is one (else rarp_malformed); `sender` is its MAC.
+inline constexpr uint16_t kRarpRequest = 3;
+bool parse_rarp(const uint8_t *p, size_t len, const mac_addr &eth_src, mac_addr &sender,
+                drop_reason &why);
+
 // Writes a whole Ethernet + ARP frame (kArpFrameLen bytes) to out.
 void build_arp_frame(uint8_t *out, const mac_addr &eth_dst, const mac_addr &eth_src,
                      const arp_message &msg);

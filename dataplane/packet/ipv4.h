@@ -13,6 +13,7 @@ namespace ssw {
 
 inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr uint16_t kEtherTypeArp = 0x0806;
+inline constexpr uint16_t kEtherTypeRarp = 0x8035;  // a hypervisor's announcement of a moved VM
 inline constexpr uint16_t kEtherTypeVlan = 0x8100;
 inline constexpr uint16_t kEtherTypeQinQ = 0x88a8;
 inline constexpr uint32_t kEthHeaderLen = 14;

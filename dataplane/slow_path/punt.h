@@ -11,7 +11,7 @@
 namespace ssw {
 
 enum class punt_kind : uint8_t {
-    arp,         // an ARP frame (port: ingress)
+    arp,         // an ARP or RARP frame (port: ingress)
     local,       // an IPv4 packet for one of our addresses (port: ingress)
     icmp_error,  // send icmp_type/icmp_code (and mtu) about this unmodified packet
     output,      // routed and rewritten; needs ARP resolution and/or fragmenting

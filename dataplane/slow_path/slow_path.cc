@@ -37,6 +37,7 @@ bool slow_path::init(std::string &error) {
     icmp_limit_ = token_bucket(rate, rate / 10, 1000, now_ms());
     const uint64_t proxy_rate = std::max<uint32_t>(1, r_.config().proxy_arp_rate);
     for (auto &b : proxy_limit_) b = token_bucket(proxy_rate, proxy_rate / 10, 1000, now_ms());
+    for (auto &b : rarp_limit_) b = token_bucket(kRarpRate, kRarpRate / 4, 1000, now_ms());
     return true;
 }
 
@@ -169,6 +170,12 @@ unsigned slow_path::poll(unsigned budget) {
 // ---- ARP ----
 
 void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
+    const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+    const mac_addr eth_src = mac_addr::from_bytes(&eth->src_addr);
+    if (eth->ether_type == be16_t(kEtherTypeRarp).raw()) {
+        handle_rarp(m, port, eth_src, now);
+        return;
+    }
     arp_message msg;
     drop_reason why;
     if (!parse_arp(ip_of(m), m->data_len - kEthHeaderLen, msg, why)) {
@@ -177,6 +184,10 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
     }
     counters_.count(msg.op == kArpRequest ? event::arp_requests_received
                                           : event::arp_replies_received);
+    // A watched VM's ARP on the port it is expected at (its own frame: the Ethernet source is
+    // the sender) is its arrival; the frame then goes on as any ARP does.
+    if (eth_src == msg.sender_mac && !arrivals_.entries().empty())
+        count_arrival(arrivals_.on_arp(port, msg.sender_mac, msg.sender_ip, now));
     // A sender claiming one of our addresses, or no single host, is never learned.
     const bool learnable =
         !msg.is_probe() && !bad_source(msg.sender_ip) && !r_.is_own_address(msg.sender_ip);
@@ -223,6 +234,32 @@ void slow_path::handle_arp(rte_mbuf *m, uint16_t port, uint64_t now) {
         return;
     }
     drop(m, drop_reason::arp_not_for_us);
+}
+
+void slow_path::handle_rarp(rte_mbuf *m, uint16_t port, const mac_addr &eth_src, uint64_t now) {
+    mac_addr sender;
+    drop_reason why;
+    if (!parse_rarp(ip_of(m), m->data_len - kEthHeaderLen, eth_src, sender, why)) {
+        drop(m, why);
+        return;
+    }
+    // Checked after the parse, so that a malformed flood does not spend the tokens.
+    if (!rarp_limit_[port].take(now)) {
+        drop(m, drop_reason::rarp_rate_limited);
+        return;
+    }
+    const auto v = arrivals_.on_rarp(port, sender, now);
+    if (v == arrival_watch::verdict::unexpected) {
+        drop(m, drop_reason::rarp_unexpected);
+        return;
+    }
+    count_arrival(v);
+    rte_pktmbuf_free(m);
+}
+
+void slow_path::count_arrival(arrival_watch::verdict v) {
+    if (v == arrival_watch::verdict::arrived) counters_.count(event::arrivals);
+    if (v == arrival_watch::verdict::repeat) counters_.count(event::arrival_repeats);
 }
 
 void slow_path::send_arp_request(uint16_t port, ip4_addr target, const mac_addr *unicast) {

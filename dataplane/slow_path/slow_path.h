@@ -17,6 +17,7 @@
 #include "dataplane/net/net_types.h"
 #include "dataplane/packet/arp.h"
 #include "dataplane/rx_wait.h"
+#include "dataplane/slow_path/arrivals.h"
 #include "dataplane/slow_path/neighbor_cache.h"
 #include "dataplane/slow_path/token_bucket.h"
 #include "dataplane/tables/proxy_arp.h"
@@ -96,6 +97,12 @@ public:
                                                                 const ip4_prefix &prefix) const;
     size_t pending_announcements() const { return announcements_.size(); }
 
+    // ---- arrivals of live-migrated VMs (arrivals.h) ----
+    arrival_watch &arrivals() { return arrivals_; }
+    const arrival_watch &arrivals() const { return arrivals_; }
+    // RARPs handled per second and port (QEMU sends five per migrated VM); the rest dropped.
+    static constexpr uint64_t kRarpRate = 200;
+
     // neighbor_cache::io
     void send_arp_request(uint16_t port, ip4_addr target, const mac_addr *unicast) override;
     void send_held(void *pkt, uint16_t port, const mac_addr &mac) override;
@@ -103,6 +110,8 @@ public:
 
 private:
     void handle_arp(rte_mbuf *m, uint16_t port, uint64_t now);
+    void handle_rarp(rte_mbuf *m, uint16_t port, const mac_addr &eth_src, uint64_t now);
+    void count_arrival(arrival_watch::verdict v);
     void handle_local(rte_mbuf *m, uint16_t port);
     void send_icmp_error(rte_mbuf *orig, uint16_t in_port, uint8_t type, uint8_t code,
                          uint32_t rest);
@@ -125,6 +134,8 @@ private:
     };
     std::vector<announcement> announcements_;
     std::array<token_bucket, RTE_MAX_ETHPORTS> proxy_limit_;
+    std::array<token_bucket, RTE_MAX_ETHPORTS> rarp_limit_;
+    arrival_watch arrivals_;
 
     router &r_;
     counter_block counters_;
