@@ -18,6 +18,9 @@ PACKAGES=(
   # tests, testbed and benchmarks
   iproute2 iputils-ping iputils-arping traceroute ethtool curl iperf3 tcpdump
   nftables  # the testbed's Linux reference routers (scripts/sswlab/kernel_testbed.py)
+  # real guests (scripts/sswlab/guest.py): QEMU under TCG; the guest's initramfs is the
+  # host's static busybox, its kernel a Debian package fetched with apt-get download
+  qemu-system-x86 busybox-static
   python3 python3-scapy procps psmisc
   # profiling: bench/cycle_split.py
   linux-perf
