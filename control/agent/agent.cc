@@ -11,10 +11,7 @@ namespace ssw::agent {
 
 using clock = std::chrono::steady_clock;
 
-namespace {
-
-// One line of the agent's log, with the wall-clock time to the millisecond (journald adds
-// its own; a log file has none).
+// The wall-clock time to the millisecond: journald adds its own, a log file has none.
 void say(const std::string &router, const std::string &what) {
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
@@ -24,8 +21,6 @@ void say(const std::string &router, const std::string &what) {
     fmt::print(stderr, "{:02}:{:02}:{:02}.{:03} ssw-agent {}: {}\n", tm.tm_hour, tm.tm_min,
                tm.tm_sec, ms.count() % 1000, router, what);
 }
-
-}  // namespace
 
 agent::agent(etcd::client &store, router_link &router, options o)
     : store_(store), router_(router), o_(std::move(o)) {}
@@ -174,6 +169,7 @@ bool agent::converge_all() {
         del_epoch[m] = cluster::view_of(desired_.topo, rec, rec.phase, o_.router).epoch;
     }
     for (const auto &[m, h] : actual_.bindings) homes.insert(m);
+    for (const auto &[m, a] : actual_.arrivals) homes.insert(m);
     const auto scope = proxy_scope(desired_.topo, o_.router, homes);
     const auto cmds = diff_commands(actual_, want, homes, scope, del_epoch);
     status_.failures.clear();
@@ -205,6 +201,23 @@ bool agent::converge_all() {
     return true;
 }
 
+namespace {
+// Makes `to[m]` what `from[m]` is (absent included); true when that changed it.
+template <typename Map>
+bool patch(Map &to, const Map &from, ip4_addr m) {
+    auto f = from.find(m);
+    auto t = to.find(m);
+    if (f == from.end()) {
+        if (t == to.end()) return false;
+        to.erase(t);
+        return true;
+    }
+    if (t != to.end() && t->second == f->second) return false;
+    to[m] = f->second;
+    return true;
+}
+}  // namespace
+
 bool agent::converge_changed() {
     touched_ = std::exchange(dirty_, {});
     if (touched_.empty()) return true;
@@ -224,21 +237,12 @@ bool agent::converge_changed() {
         }
     }
     // want_ patched in place (a copy would cost as much as every VM): the touched VMs'
-    // bindings and the proxy entries in scope.
+    // bindings and arrival watches, and the proxy entries in scope.
     bool changed = false;
     std::map<ip4_addr, uint64_t> del_epoch;
     for (ip4_addr m : touched_) {
-        auto w = part.bindings.find(m);
-        auto have = want_.bindings.find(m);
-        if (w != part.bindings.end()) {
-            if (have == want_.bindings.end() || !(have->second == w->second)) {
-                want_.bindings[m] = w->second;
-                changed = true;
-            }
-        } else if (have != want_.bindings.end()) {
-            want_.bindings.erase(have);
-            changed = true;
-        }
+        changed |= patch(want_.bindings, part.bindings, m);
+        changed |= patch(want_.arrivals, part.arrivals, m);
         if (auto it = desired_.vms.find(m); it != desired_.vms.end())
             del_epoch[m] = cluster::view_of(topo, it->second, it->second.phase, o_.router).epoch;
     }
@@ -256,10 +260,8 @@ bool agent::converge_changed() {
     if (router_.apply(cmds, error)) {
         ++stats_.applies;
         for (ip4_addr m : touched_) {
-            if (auto w = want_.bindings.find(m); w != want_.bindings.end())
-                actual_.bindings[m] = w->second;
-            else
-                actual_.bindings.erase(m);
+            patch(actual_.bindings, want_.bindings, m);
+            patch(actual_.arrivals, want_.arrivals, m);
         }
         for (const auto &p : scope) {
             if (want_.proxies.count(p))

@@ -45,8 +45,13 @@ struct counters {
     std::atomic<int64_t> store_revision{0};  // the newest revision of desired/ it has seen
     std::atomic<uint64_t> relists{0}, applies{0}, apply_failures{0}, router_reads{0};
     std::atomic<uint64_t> watch_restarts{0}, announcements{0}, lease_grants{0};
+    // Arrival events from the router, and moves they switched (arrival_listener.h).
+    std::atomic<uint64_t> arrivals{0}, arrival_switches{0};
     std::atomic<bool> router_up{false}, lease_alive{false};
 };
+
+// One line of the agent's log on stderr, with the wall-clock time to the millisecond.
+void say(const std::string &router, const std::string &what);
 
 class agent {
 public:
@@ -54,6 +59,7 @@ public:
     // Runs until `stop` turns true (checked at least every retry interval).
     void run(const std::atomic<bool> &stop);
     const counters &stats() const { return stats_; }
+    counters &stats() { return stats_; }  // atomics: another thread may count (arrivals)
 
 private:
     bool relist(std::string &error);

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include "control/agent/agent.h"
+#include "control/agent/arrival_listener.h"
 #include "control/agent/metrics.h"
 #include "control/agent/router_link.h"
 #include "control/cluster/store_config.h"
@@ -126,7 +127,16 @@ int main(int argc, char **argv) {
     fmt::print(stderr, "ssw-agent {}: router {}, etcd {}, prefix {}\n", o.router,
                model ? "model (in memory)" : "socket " + socket,
                fmt::join(sc.client.endpoints, ","), sc.k.prefix);
+    // The router's arrival events switch moves that await them (not for --model: a model
+    // sees no packets).
+    std::unique_ptr<agent::arrival_listener> arrivals;
+    if (!model) {
+        arrivals =
+            std::make_unique<agent::arrival_listener>(*store, socket, o.router, o.keys, a.stats());
+        arrivals->start();
+    }
     a.run(g_stop);
+    arrivals.reset();
     fmt::print(stderr, "ssw-agent {}: stopped\n", o.router);
     return 0;
 }

@@ -78,6 +78,9 @@ public:
                 double(c_.announcements));
         counter("ssw_agent_lease_grants_total", "leases granted (one per loss of the last)",
                 double(c_.lease_grants));
+        counter("ssw_agent_arrivals_total", "VM arrivals the router reported", double(c_.arrivals));
+        counter("ssw_agent_arrival_switches_total", "moves switched on a VM's arrival",
+                double(c_.arrival_switches));
         gauge("ssw_agent_lease_alive", "1 while the agent's lease (its status) is alive",
               c_.lease_alive ? 1 : 0);
         gauge("ssw_agent_router_up", "1 while the agent reaches its router", c_.router_up ? 1 : 0);

@@ -169,11 +169,42 @@ router_model::result router_model::stage(const cmd_announce &c) {
     return {true, {}, ojson{{"addresses", n}, {"frames", n * c.count}}};
 }
 
+// As the router's executor (control/router/service_switch.cc); the model never sees a VM
+// arrive, so its watches stay "waiting".
+router_model::result router_model::stage(const cmd_arrival &c, undo_log &undo) {
+    tables &t = t_;
+    auto it = t.arrivals.find(c.vm);
+    std::optional<std::pair<mac_addr, uint16_t>> before;
+    if (it != t.arrivals.end()) before = it->second;
+    if (c.watch) {
+        if (!usable_host(c.vm))
+            return refuse(fmt::format("{} is not a unicast host address", c.vm.to_string()));
+        if (c.port >= c_.ports) return refuse(fmt::format("port {} does not exist", c.port));
+        if (before == std::pair{c.mac, c.port}) return {true, {}, ojson{{"changed", false}}};
+        for (const auto &[vm, a] : t.arrivals)
+            if (a.first == c.mac && vm != c.vm)
+                return refuse(fmt::format("{} is already watched for as the MAC of {}",
+                                          c.mac.to_string(), vm.to_string()));
+        t.arrivals[c.vm] = {c.mac, c.port};
+    } else {
+        if (!before) return refuse(fmt::format("no arrival watch for {}", c.vm.to_string()));
+        t.arrivals.erase(it);
+    }
+    undo.push_back([&t, vm = c.vm, before] {
+        if (before)
+            t.arrivals[vm] = *before;
+        else
+            t.arrivals.erase(vm);
+    });
+    return {true, {}, c.watch ? ojson{{"changed", true}} : ojson(nullptr)};
+}
+
 router_model::result router_model::stage_command(const command &cmd, undo_log &undo) {
     if (const auto *n = std::get_if<cmd_nat>(&cmd)) return stage(*n, undo);
     if (const auto *p = std::get_if<cmd_proxy_arp>(&cmd)) return stage(*p, undo);
     if (const auto *a = std::get_if<cmd_announce>(&cmd)) return stage(*a);
-    return refuse("the router model holds bindings and proxy-ARP entries only");
+    if (const auto *w = std::get_if<cmd_arrival>(&cmd)) return stage(*w, undo);
+    return refuse("the router model holds bindings, proxy-ARP entries and arrival watches only");
 }
 
 void router_model::roll_back(undo_log &undo) {
@@ -214,6 +245,17 @@ ojson router_model::show_proxy_arp() const {
     return rows;
 }
 
+ojson router_model::show_arrivals() const {
+    ojson rows = ojson::array();
+    for (const auto &[vm, a] : t_.arrivals)
+        rows.push_back(ojson{{"vm", vm.to_string()},
+                             {"mac", a.first.to_string()},
+                             {"port", a.second},
+                             {"frames", 0},
+                             {"state", "waiting"}});
+    return rows;
+}
+
 ojson router_model::call(std::string_view line) {
     parse_result p = parse_command(line);
     const auto *batch = p.cmd ? std::get_if<cmd_batch>(&*p.cmd) : nullptr;
@@ -228,8 +270,9 @@ ojson router_model::call(std::string_view line) {
         }
         if (const auto *s = std::get_if<cmd_show>(&*p.cmd)) {
             if (s->item == cmd_show::what::proxy_arp) return success(show_proxy_arp());
+            if (s->item == cmd_show::what::arrivals) return success(show_arrivals());
             if (s->item != cmd_show::what::nat)
-                return failure("the router model shows nat and proxy-arp only");
+                return failure("the router model shows nat, proxy-arp and arrivals only");
             std::string next;
             ojson j = success(show_nat(*s, next).data);
             if (!next.empty()) j["next"] = next;

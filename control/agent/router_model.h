@@ -3,7 +3,8 @@
 // (bench/etcd_scale.py) without a hundred DPDK processes.
 //
 // It answers the lines an agent sends, as the router's control socket does: `show nat`
-// (paged), `show proxy-arp`, `nat add|del`, `proxy-arp add|del`, `arp announce`, and batches
+// (paged), `show proxy-arp`, `show arrivals`, `nat add|del`, `proxy-arp add|del`, `arrival
+// watch|unwatch`, `arp announce`, and batches
 // of them, all or nothing. Bindings follow the router's rules (docs/DESIGN.md §2): an update
 // older than the epoch held is refused, a delete with an epoch is a withdrawal remembered
 // against later older adds, an equal epoch is a no-op only for the same binding, and an
@@ -55,6 +56,7 @@ private:
         std::map<uint32_t, uint32_t> owner;    // M and M* -> M
         std::map<uint32_t, uint64_t> deleted;  // M -> the epoch it was deleted at
         std::set<std::pair<uint16_t, ip4_prefix>> proxies;
+        std::map<ip4_addr, std::pair<mac_addr, uint16_t>> arrivals;  // VM -> (MAC, port)
     };
     struct result {
         bool ok = true;
@@ -71,9 +73,11 @@ private:
     result stage(const cmd_nat &c, undo_log &undo);
     result stage(const cmd_proxy_arp &c, undo_log &undo);
     result stage(const cmd_announce &c);
+    result stage(const cmd_arrival &c, undo_log &undo);
     static void roll_back(undo_log &undo);
     result show_nat(const cmd_show &c, std::string &next) const;
     nlohmann::ordered_json show_proxy_arp() const;
+    nlohmann::ordered_json show_arrivals() const;
     bool is_own(ip4_addr a, int port = -1) const;
     bool answers_arp_for(uint16_t port, ip4_addr a) const;
 

@@ -54,7 +54,8 @@ mover::result mover::where(const std::string &vm) {
     const vm_record rec =
         it != l.d.vms.end()
             ? it->second
-            : vm_record{vm_state{m, home->name, {}, false, 0}, {}, move_phase::done, "", false};
+            : vm_record{
+                  vm_state{m, home->name, {}, false, 0}, {}, move_phase::done, "", false, {}, {}};
     const int64_t mod = it != l.d.vms.end() ? l.mod.at(m) : 0;
     res.data = ojson{{"vm", topo.vm_name(m)},
                      {"address", m.to_string()},
@@ -66,6 +67,8 @@ mover::result mover::where(const std::string &vm) {
                      {"phase", to_string(rec.phase)},
                      {"revision", mod}};
     if (!rec.move_id.empty()) res.data["move"] = rec.move_id;
+    if (rec.await_arrival) res.data["await_arrival"] = rec.await_arrival->to_string();
+    if (!rec.arrived.empty()) res.data["arrived"] = rec.arrived;
     ojson rows = ojson::array();
     for (const auto &[name, r] : topo.routers) {
         ojson row = agent_row(st, name, mod);

@@ -185,83 +185,6 @@ std::optional<ip4_addr> mover::pick_care_of(const loaded &l, const topo_subnet &
     return std::nullopt;
 }
 
-bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip4_addr m,
-                      uint64_t epoch, std::string &error) {
-    if (routers.empty()) return true;
-    const auto deadline = clock::now() + o_.phase_timeout;
-    // The statuses, kept by one watch across the phases of a move (and the moves of one
-    // mover): the watch first, from now, then the list, as a watch from a revision already
-    // past waits for etcd's catch-up loop (100 ms) before it delivers anything. Events the
-    // list has already seen are skipped.
-    std::map<std::string, router_status> &st = acks_;
-    int64_t &at = acks_at_;
-    std::unique_ptr<etcd::watch> &watch = acks_watch_;
-    auto start = [&] {
-        return (watch = store_.watch_prefix(keys_.statuses(), 0, error)) && statuses(st, at, error);
-    };
-    auto absorb = [&](const std::vector<etcd::watch_event> &events) {
-        for (const auto &e : events) {
-            if (e.kv.mod_revision <= at) continue;
-            const std::string name = e.kv.key.substr(keys_.statuses().size());
-            router_status s;
-            std::string ignored;
-            if (e.what == etcd::watch_event::type::del)
-                st.erase(name);
-            else if (router_status::parse(e.kv.value, s, ignored))
-                st[name] = std::move(s);
-        }
-    };
-    if (!watch && !start()) return false;
-    // What came since the last phase, before the statuses are trusted.
-    for (;;) {
-        std::vector<etcd::watch_event> events;
-        int64_t rev = 0;
-        if (!watch->next(events, rev, std::chrono::milliseconds(0), error)) {
-            if (!start()) return false;
-            break;
-        }
-        if (events.empty()) break;
-        absorb(events);
-    }
-    for (;;) {
-        std::string behind;
-        for (const auto &r : routers) {
-            auto it = st.find(r);
-            if (it == st.end()) {
-                error = fmt::format("router {} has no live agent (its status expired)", r);
-                return false;
-            }
-            for (const auto &f : it->second.failures)
-                if (f.vm == m && f.epoch >= epoch) {
-                    error = fmt::format("router {} refused: {}", r, f.error);
-                    return false;
-                }
-            if (it->second.revision >= revision) continue;
-            if (!it->second.router_up) {
-                error = fmt::format("router {} does not answer its agent: {}", r, it->second.error);
-                return false;
-            }
-            if (behind.empty()) behind = r;
-        }
-        if (behind.empty()) return true;
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) {
-            error = fmt::format("router {} did not acknowledge revision {} within {} ms", behind,
-                                revision, o_.phase_timeout.count());
-            return false;
-        }
-        std::vector<etcd::watch_event> events;
-        int64_t rev = 0;
-        if (!watch->next(events, rev, left, error)) {
-            // A broken watch: watch again and read the statuses again.
-            if (!start()) return false;
-            continue;
-        }
-        absorb(events);
-    }
-}
-
 bool mover::write_phase(loaded &l, ip4_addr m, const vm_record &rec, int64_t &mod_rev,
                         std::string &error) {
     std::vector<etcd::compare> cmp{etcd::compare::mod_is(keys_.vm(m), mod_rev)};
@@ -306,6 +229,20 @@ bool mover::write_phase(loaded &l, ip4_addr m, const vm_record &rec, int64_t &mo
     return true;
 }
 
+namespace {
+// The move that puts `rec`'s back, at the next epoch.
+vm_record rollback_of(const vm_record &rec) {
+    vm_record back;
+    back.now = *rec.prev;
+    back.now.epoch = rec.now.epoch + 1;
+    back.prev = rec.now;
+    back.phase = move_phase::prepare;
+    back.move_id = rec.move_id + "/rollback";
+    back.rollback = true;
+    return back;
+}
+}  // namespace
+
 void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result &res) {
     const auto started = clock::now();
     std::string error;
@@ -325,13 +262,7 @@ void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result 
         } else if (!acked && !rec.rollback) {
             res.ok = false;
             res.error = error + "; the move was rolled back";
-            vm_record back;
-            back.now = *rec.prev;
-            back.now.epoch = rec.now.epoch + 1;
-            back.prev = rec.now;
-            back.phase = move_phase::prepare;
-            back.move_id = rec.move_id + "/rollback";
-            back.rollback = true;
+            const vm_record back = rollback_of(rec);
             if (!write_phase(l, m, back, mod_rev, error)) {
                 res.error += " (not rolled back: " + error + "; run sswctl migrate --resume)";
                 return;
@@ -342,6 +273,57 @@ void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result 
             res.log.push_back(fmt::format("warning: {}; it converges when it comes back", error));
         }
         if (rec.phase == move_phase::done) break;
+        if (rec.phase == move_phase::prepare && rec.await_arrival && !rec.rollback) {
+            // The switch is the arrival's: the agent of the new subnet's router writes it.
+            const auto timeout = arrival_timeout_.value_or(o_.phase_timeout);
+            const topo_subnet *at = arrival_subnet(l.d.topo, rec);
+            res.log.push_back(fmt::format("waiting up to {} ms for {} ({}) to arrive at {}",
+                                          timeout.count(), l.d.topo.vm_name(m),
+                                          rec.await_arrival->to_string(), at ? at->router : "?"));
+            vm_record next;
+            int64_t next_mod = 0;
+            const auto waiting = clock::now();
+            if (wait_arrival(m, mod_rev, timeout, next, next_mod, error)) {
+                if (next.move_id != rec.move_id || next.phase != move_phase::switch_over) {
+                    res.ok = false;
+                    res.error = fmt::format("the record of VM {} was changed by another command",
+                                            l.d.topo.vm_name(m));
+                    return;
+                }
+                res.log.push_back(
+                    fmt::format("arrived: {} ({:.1f} ms)", next.arrived, ms_since(waiting)));
+                res.data["arrival_wait_ms"] = ms_since(waiting);
+                res.data["arrived"] = next.arrived;
+                rec = next;
+                mod_rev = next_mod;
+                l.d.vms[m] = rec;
+                l.mod[m] = mod_rev;
+                continue;
+            }
+            if (error.empty())
+                error = fmt::format("{} did not arrive within {} ms", l.d.topo.vm_name(m),
+                                    timeout.count());
+            res.ok = false;
+            res.error = error + "; the move was rolled back";
+            const vm_record back = rollback_of(rec);
+            if (!write_phase(l, m, back, mod_rev, error)) {
+                // The arrival may have come at the last moment: the move goes on then.
+                if (wait_arrival(m, mod_rev, std::chrono::milliseconds(0), next, next_mod, error) &&
+                    next.move_id == rec.move_id && next.phase == move_phase::switch_over) {
+                    res.ok = true;
+                    res.error.clear();
+                    rec = next;
+                    mod_rev = next_mod;
+                    l.d.vms[m] = rec;
+                    l.mod[m] = mod_rev;
+                    continue;
+                }
+                res.error += " (not rolled back: " + error + "; run sswctl migrate --resume)";
+                return;
+            }
+            rec = back;
+            continue;
+        }
         rec.phase = rec.phase == move_phase::prepare ? move_phase::switch_over : move_phase::done;
         if (!write_phase(l, m, rec, mod_rev, error)) {
             res.ok = false;
@@ -391,8 +373,10 @@ bool mover::take_over(loaded &l, ip4_addr m, result &res) {
 }
 
 mover::result mover::move(const std::string &vm, const std::string &to,
-                          std::optional<ip4_addr> care_of, bool triangle) {
+                          std::optional<ip4_addr> care_of, bool triangle,
+                          std::optional<std::chrono::milliseconds> on_arrival) {
     result res;
+    arrival_timeout_ = on_arrival;
     auto fail = [&](std::string e) {
         res.ok = false;
         res.error = std::move(e);
@@ -410,6 +394,16 @@ mover::result mover::move(const std::string &vm, const std::string &to,
         return fail(fmt::format("care-of {} is outside {} ({})", care_of->to_string(), target->name,
                                 target->prefix.to_string()));
     if (care_of && target == home) return fail("a VM at home has no care-of address");
+    std::optional<mac_addr> mac;
+    if (on_arrival) {
+        auto it = topo.vm_macs.find(m);
+        if (it == topo.vm_macs.end())
+            return fail(fmt::format(
+                "--on-arrival needs VM {}'s MAC, which the topology does not give (\"vms\": "
+                "{{\"{}\": {{\"address\": \"{}\", \"mac\": ...}}}}); nothing changed",
+                topo.vm_name(m), topo.vm_name(m), m.to_string()));
+        mac = it->second;
+    }
     if (!(lease_ = store_.grant_lease(o_.lock_ttl_s, error))) return fail(error);
 
     // A move of this VM that its mover left unfinished is finished first.
@@ -450,7 +444,7 @@ mover::result mover::move(const std::string &vm, const std::string &to,
             return res;
         }
         next.epoch = cur.epoch + 1;
-        vm_record rec{next, cur, move_phase::prepare, id_, false};
+        vm_record rec{next, cur, move_phase::prepare, id_, false, mac, {}};
 
         // Every router the move changes must have a live agent that reaches its router.
         loaded after = l;
@@ -530,16 +524,18 @@ mover::result mover::move(const std::string &vm, const std::string &to,
     }
 }
 
-mover::result mover::return_home(const std::string &vm) {
+mover::result mover::return_home(const std::string &vm,
+                                 std::optional<std::chrono::milliseconds> on_arrival) {
     result res;
     loaded l;
     ip4_addr m;
     if (!load_vm(vm, l, m, res)) return res;
-    return move(vm, l.d.topo.subnet_of(m)->name, std::nullopt, false);
+    return move(vm, l.d.topo.subnet_of(m)->name, std::nullopt, false, on_arrival);
 }
 
 mover::result mover::resume(const std::string &vm) {
     result res;
+    arrival_timeout_.reset();
     loaded l;
     ip4_addr m;
     if (!load_vm(vm, l, m, res)) return res;

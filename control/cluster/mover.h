@@ -3,7 +3,9 @@
 // of the routers it changes, as OVN's clients wait for hv_cfg to reach nb_cfg. Never talks to
 // a router: the agents do.
 //
-//   prepare   the new foreign router holds the VM's new state (make before break)
+//   prepare   the new foreign router holds the VM's new state (make before break); with
+//             --on-arrival the router of the new subnet also watches for the VM, and the
+//             move waits there until its agent reports the VM's arrival (the switch)
 //   switch    every router but the old foreign one does
 //   done      all do; the old care-of address is released after a hold time
 //
@@ -38,9 +40,13 @@ public:
 
     result put_topology(const std::string &text);
     result get_topology();
+    // on_arrival: the switch waits for the VM's arrival at its new subnet (its RARP or ARP
+    // there, seen by that subnet's router; its agent writes the switch), at most this long,
+    // then the move is rolled back. Needs the VM's MAC in the topology.
     result move(const std::string &vm, const std::string &to, std::optional<ip4_addr> care_of,
-                bool triangle);
-    result return_home(const std::string &vm);
+                bool triangle, std::optional<std::chrono::milliseconds> on_arrival = std::nullopt);
+    result return_home(const std::string &vm,
+                       std::optional<std::chrono::milliseconds> on_arrival = std::nullopt);
     // Finishes (or rolls back) a move whose mover died.
     result resume(const std::string &vm);
     result where(const std::string &vm);
@@ -71,6 +77,11 @@ private:
                      std::string &error);
     bool wait_acks(const std::set<std::string> &routers, int64_t revision, ip4_addr m,
                    uint64_t epoch, std::string &error);
+    // Waits until m's record, written at `mod_rev` at prepare awaiting the VM's arrival, is
+    // moved on by an agent; true with the record and its mod revision. False when `timeout`
+    // passes first (error empty) or on an error.
+    bool wait_arrival(ip4_addr m, int64_t mod_rev, std::chrono::milliseconds timeout,
+                      vm_record &out, int64_t &out_mod, std::string &error);
 
     etcd::client &store_;
     keys keys_;
@@ -81,6 +92,8 @@ private:
     std::map<std::string, router_status> acks_;
     int64_t acks_at_ = 0;
     std::unique_ptr<etcd::watch> acks_watch_;
+    // The current move's wait for its VM's arrival (on_arrival), if any.
+    std::optional<std::chrono::milliseconds> arrival_timeout_;
 };
 
 }  // namespace ssw::cluster

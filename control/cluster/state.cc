@@ -66,6 +66,8 @@ std::string vm_record::to_json() const {
     if (!move_id.empty()) j["move"] = move_id;
     if (rollback) j["rollback"] = true;
     if (prev) j["prev"] = state_json(*prev);
+    if (await_arrival) j["await_arrival"] = await_arrival->to_string();
+    if (!arrived.empty()) j["arrived"] = arrived;
     return j.dump();
 }
 
@@ -80,6 +82,12 @@ bool vm_record::parse(ip4_addr m, const std::string &text, vm_record &out, std::
         r.move_id = j.value("move", "");
         r.rollback = j.value("rollback", false);
         if (j.contains("prev")) r.prev = state_of(m, j.at("prev"));
+        if (j.contains("await_arrival")) {
+            const auto text = j.at("await_arrival").get<std::string>();
+            r.await_arrival = mac_addr::parse(text);
+            if (!r.await_arrival) throw std::runtime_error(fmt::format("await_arrival '{}'", text));
+        }
+        r.arrived = j.value("arrived", "");
         if (r.phase != move_phase::done && !r.prev)
             throw std::runtime_error("a move under way without \"prev\"");
         out = std::move(r);
@@ -113,11 +121,25 @@ router_holdings holdings_of(const topology &topo, const std::map<ip4_addr, vm_re
         for (const auto &[m, r] : records) st.vms[m] = view_of(topo, r, r.phase, router);
     }
     auto all = desired(topo, st, &router);
-    auto it = all.find(router);
-    return it == all.end() ? router_holdings{} : std::move(it->second);
+    router_holdings out = all.count(router) ? std::move(all[router]) : router_holdings{};
+    auto watch = [&](ip4_addr m, const vm_record &r) {
+        const topo_subnet *s = r.phase == move_phase::prepare ? arrival_subnet(topo, r) : nullptr;
+        if (s && s->router == router) out.arrivals[m] = {*r.await_arrival, s->port};
+    };
+    if (vms) {
+        for (ip4_addr m : *vms)
+            if (auto it = records.find(m); it != records.end()) watch(m, it->second);
+    } else {
+        for (const auto &[m, r] : records) watch(m, r);
+    }
+    return out;
 }
 
 }  // namespace
+
+const topo_subnet *arrival_subnet(const topology &topo, const vm_record &r) {
+    return r.await_arrival && r.prev ? topo.subnet(r.now.location) : nullptr;
+}
 
 router_holdings desired_for(const desired_state &d, const std::string &router,
                             const std::set<ip4_addr> *vms) {
@@ -159,7 +181,7 @@ std::set<std::string> routers_changed(const desired_state &d, ip4_addr m, move_p
     for (const auto &[name, r] : d.topo.routers) {
         const auto x = holdings_of(d.topo, before, name, nullptr),
                    y = holdings_of(d.topo, after, name, nullptr);
-        if (!(x.bindings == y.bindings) || x.proxies != y.proxies) out.insert(name);
+        if (!(x == y)) out.insert(name);
     }
     return out;
 }

@@ -43,6 +43,8 @@ struct keys {
 
 // A move's progress, make-before-break (docs/DESIGN.md §6.2): `prepare` gives the new state to
 // the new foreign router only; `switch` to every router but the old foreign one; `done` to all.
+// A move that awaits the VM's arrival stays at `prepare` until the router of its new subnet
+// sees the VM there.
 enum class move_phase { prepare, switch_over, done };
 const char *to_string(move_phase p);
 std::optional<move_phase> parse_move_phase(const std::string &s);
@@ -56,6 +58,11 @@ struct vm_record {
     move_phase phase = move_phase::done;
     std::string move_id;    // who started the move, for messages and to announce once
     bool rollback = false;  // this move puts back a move that failed
+    // A move whose switch waits for the VM's arrival (sswctl migrate --on-arrival): at prepare
+    // the router of `now`'s subnet also watches for this MAC there (docs/DESIGN.md §2.6),
+    // and its agent writes the switch when the VM shows up; `arrived` says where and how.
+    std::optional<mac_addr> await_arrival;
+    std::string arrived;
 
     std::string to_json() const;
     // Parses a record of VM `m`; false with a message when the text is not one.
@@ -82,6 +89,10 @@ router_holdings desired_for(const desired_state &d, const std::string &router,
 // The VMs with a record whose home subnet is one of those of `homes`: the VMs whose records
 // decide the proxy entries that VMs `homes` call for.
 std::set<ip4_addr> same_home_subnets(const desired_state &d, const std::set<ip4_addr> &homes);
+
+// The router that watches for `r`'s arrival at its prepare phase (that of `r.now`'s subnet),
+// and the watch; nullptr when the move does not await it.
+const topo_subnet *arrival_subnet(const topology &topo, const vm_record &r);
 
 // The routers whose holdings change when VM `m`'s move enters `phase` (from the phase before;
 // prepare: from `prev` everywhere). They must acknowledge before the move goes on.

@@ -40,6 +40,13 @@ public:
                      const std::function<void(size_t, nlohmann::ordered_json &&)> &on_reply,
                      std::string &error, int timeout_ms = 60000);
 
+    // The next line the router sends (after `events`: an event, or the reply to a command
+    // sent since). nullopt with an error on a timeout (the connection stays open()) or when
+    // the connection fails.
+    std::optional<nlohmann::ordered_json> next_line(std::string &error, int timeout_ms) {
+        return read_reply(error, timeout_ms);
+    }
+
     // True when connected and the router has not closed its end (it stopped or restarted):
     // a check that does not wait.
     bool open() const;

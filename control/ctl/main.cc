@@ -1,6 +1,7 @@
 // sswctl: the command-line client of ssw-router's control socket.
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -42,6 +43,8 @@ struct orchestration {
     std::string mode = "optimized";
     bool dry_run = false;
     bool resume = false;
+    bool on_arrival = false;
+    unsigned arrival_timeout_ms = 120000;
     unsigned phase_timeout_ms = 10000;
     unsigned lock_ttl_s = 10;
 };
@@ -184,6 +187,8 @@ int etcd_verb(etcd::client &store, const cluster::store_config &sc,
     mo.phase_timeout = std::chrono::milliseconds(o.phase_timeout_ms);
     mo.lock_ttl_s = std::max(1u, o.lock_ttl_s);
     cluster::mover mv(store, sc.k, mo);
+    std::optional<std::chrono::milliseconds> on_arrival;
+    if (o.on_arrival) on_arrival = std::chrono::milliseconds(o.arrival_timeout_ms);
     const auto started = std::chrono::steady_clock::now();
     orchestrator::result res;
     if (verb == "topology" && words[1] == "put") {
@@ -202,9 +207,9 @@ int etcd_verb(etcd::client &store, const cluster::store_config &sc,
     } else if (verb == "migrate") {
         std::optional<ip4_addr> care_of;
         if (!migrate_args(o, care_of)) return 2;
-        res = mv.move(words[1], o.to, care_of, o.mode == "triangle");
+        res = mv.move(words[1], o.to, care_of, o.mode == "triangle", on_arrival);
     } else if (verb == "return") {
-        res = mv.return_home(words[1]);
+        res = mv.return_home(words[1], on_arrival);
     } else if (verb == "where") {
         res = mv.where(words[1]);
     } else if (verb == "agents") {
@@ -222,7 +227,8 @@ bool is_etcd_verb(const std::string &w) {
 }
 
 // A line of `sswctl -c CONF -f FILE`: a verb with its words and its own migrate options
-// (--to, --mode, --care-of, --resume); the command line's are the defaults.
+// (--to, --mode, --care-of, --resume, --on-arrival, --arrival-timeout); the command line's are
+// the defaults.
 bool etcd_line(const std::string &line, std::vector<std::string> &words, orchestration &o,
                std::string &error) {
     std::istringstream in(line);
@@ -231,10 +237,21 @@ bool etcd_line(const std::string &line, std::vector<std::string> &words, orchest
         const std::string &w = all[i];
         if (w == "--resume") {
             o.resume = true;
-        } else if (w == "--to" || w == "--mode" || w == "--care-of") {
+        } else if (w == "--on-arrival") {
+            o.on_arrival = true;
+        } else if (w == "--to" || w == "--mode" || w == "--care-of" || w == "--arrival-timeout") {
             if (i + 1 == all.size()) {
                 error = w + " needs a value";
                 return false;
+            }
+            if (w == "--arrival-timeout") {
+                const std::string &v = all[++i];
+                auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.arrival_timeout_ms);
+                if (ec != std::errc() || p != v.data() + v.size()) {
+                    error = "--arrival-timeout takes milliseconds, not '" + v + "'";
+                    return false;
+                }
+                continue;
             }
             (w == "--to" ? o.to : w == "--mode" ? o.mode : o.care_of) = all[++i];
         } else if (w.starts_with("-")) {
@@ -320,6 +337,9 @@ void print_help(const po::options_description &d) {
            "  sswctl -c CONF topology get\n"
            "  sswctl -c CONF migrate VM --to SUBNET [...] | return VM | where VM\n"
            "  sswctl -c CONF migrate --resume VM finish (or roll back) a move whose sswctl died\n"
+           "  sswctl -c CONF migrate VM --to SUBNET --on-arrival\n"
+           "                                     stage the move; the VM's own RARP/ARP at the new\n"
+           "                                     subnet's router switches it (live migration)\n"
            "  sswctl -c CONF reconcile           every agent re-reads and repairs its router\n"
            "  sswctl -c CONF agents              what each router's agent has applied\n"
            "  sswctl -c CONF -f FILE             each line of FILE (e.g. 'migrate VM --to S',\n"
@@ -451,6 +471,13 @@ int main(int argc, char **argv) {
         ("prefix", po::value(&sf.prefix)->value_name("PREFIX"),
             "etcd: the deployment's key prefix (default /ssw/v1/)")
         ("resume", "etcd: migrate --resume VM finishes (or rolls back) a move whose sswctl died")
+        ("on-arrival", po::bool_switch(&orch.on_arrival),
+            "etcd: migrate, return: stage the move, and switch it when the VM arrives (its "
+            "RARP or ARP at the new subnet's router, e.g. after a QEMU live migration); "
+            "needs the VM's MAC in the topology")
+        ("arrival-timeout", po::value(&orch.arrival_timeout_ms)->value_name("MS")
+            ->default_value(orch.arrival_timeout_ms),
+            "etcd: how long --on-arrival waits for the VM before it rolls the move back")
         ("phase-timeout", po::value(&orch.phase_timeout_ms)->value_name("MS")
             ->default_value(orch.phase_timeout_ms),
             "etcd: how long a move's phase waits for the routers' acknowledgements")
@@ -491,9 +518,9 @@ int main(int argc, char **argv) {
         return orchestrate_etcd({}, file, orch, sf, as_json);
     if (etcd && !words.empty() && is_etcd_verb(words[0]))
         return orchestrate_etcd(words, "", orch, sf, as_json);
-    if (orch.resume) {
-        std::cerr << "sswctl: --resume is for moves through etcd (--endpoints or "
-                     "--etcd-config)\n";
+    if (orch.resume || orch.on_arrival) {
+        std::cerr << "sswctl: " << (orch.resume ? "--resume" : "--on-arrival")
+                  << " is for moves through etcd (--endpoints or --etcd-config)\n";
         return 2;
     }
     if (verb) return orchestrate(words, orch, as_json);

@@ -51,10 +51,18 @@ struct held_binding {
     bool operator==(const held_binding &) const = default;
 };
 
+// A VM the router watches for (`arrival watch`): a move to its port is staged.
+struct held_arrival {
+    mac_addr mac;
+    uint16_t port = 0;
+    bool operator==(const held_arrival &) const = default;
+};
+
 // What one router holds (or must hold) of the managed configuration.
 struct router_holdings {
     std::map<ip4_addr, held_binding> bindings;          // by home address
     std::set<std::pair<uint16_t, ip4_prefix>> proxies;  // (port, prefix)
+    std::map<ip4_addr, held_arrival> arrivals;          // by home address
     bool operator==(const router_holdings &) const = default;
 };
 
@@ -79,8 +87,8 @@ std::vector<cmd_announce> move_announcements(const topology &topo, ip4_addr m,
 using router_transport = std::function<std::optional<std::vector<nlohmann::ordered_json>>(
     const topo_router &, const std::vector<std::string> &, std::string &)>;
 
-// What router `r` holds of the managed configuration (bindings of the topology's subnets,
-// proxy-ARP entries), read `page` bindings at a time.
+// What router `r` holds of the managed configuration (bindings and arrival watches of the
+// topology's subnets, proxy-ARP entries), read `page` bindings at a time.
 bool fetch_holdings(const router_transport &send, const topology &topo, const topo_router &r,
                     uint32_t page, router_holdings &out, std::string &error);
 // Sends `cmds` to `r` as one batch: all applied or none; the error names the refused line.

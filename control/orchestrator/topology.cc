@@ -107,10 +107,23 @@ bool topology::parse(const std::string &text, topology &out, std::string &error)
             out.by_network[sn.prefix.network().addr] = name;
         }
         if (j.contains("vms")) {
-            for (const auto &[name, a] : j.at("vms").items()) {
-                const ip4_addr addr = address_of(a, "vm " + name);
+            for (const auto &[name, v] : j.at("vms").items()) {
+                // "C": "192.168.11.3", or "C": {"address": "192.168.11.3", "mac": "..."}.
+                const std::string where = "vm " + name;
+                const bool object = v.is_object();
+                const ip4_addr addr = address_of(object ? v.at("address") : v, where);
                 if (!out.subnet_of(addr)) fail("vm {}: {} is in no subnet", name, addr.to_string());
                 out.vms[name] = addr;
+                if (object && v.contains("mac")) {
+                    const std::string text = string_of(v.at("mac"), where + " mac");
+                    auto mac = mac_addr::parse(text);
+                    if (!mac || mac->is_multicast() || mac->is_zero())
+                        fail("{}: '{}' is not a unicast MAC address", where, text);
+                    for (const auto &[other, a] : out.vm_macs)
+                        if (a == *mac)
+                            fail("{}: MAC {} is also {}'s", where, text, out.vm_name(other));
+                    out.vm_macs[addr] = *mac;
+                }
             }
         }
         out.state_path = j.contains("state") ? string_of(j.at("state"), "state") : std::string{};

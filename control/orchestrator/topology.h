@@ -9,7 +9,8 @@
 //                 "gateway": "192.168.11.1", "care_of_pool": "192.168.11.200-192.168.11.250" },
 //       ...
 //     },
-//     "vms": { "C": "192.168.11.3" },         (optional names for VM addresses)
+//     "vms": { "C": "192.168.11.3",           (optional names for VM addresses, and MACs)
+//              "Q": { "address": "192.168.11.5", "mac": "52:54:00:00:11:05" } },
 //     "state": "/var/lib/ssw/testbed.state"   (where the orchestrator keeps VM locations)
 //   }
 #pragma once
@@ -42,6 +43,9 @@ struct topology {
     std::map<std::string, topo_router> routers;
     std::map<std::string, topo_subnet> subnets;
     std::map<std::string, ip4_addr> vms;  // name -> home address
+    // VM home address -> its MAC, where given: what its hypervisor's RARPs name after a live
+    // migration (`sswctl migrate --on-arrival`, docs/DESIGN.md §2.6).
+    std::map<ip4_addr, mac_addr> vm_macs;
     std::string state_path;
     // The subnets by network address (parse() fills it): as they never overlap, the one that
     // holds an address is the last whose network address is not above it.

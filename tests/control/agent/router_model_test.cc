@@ -30,9 +30,11 @@ protected:
         model_ = std::make_unique<agent::router_model>(c);
     }
 
-    // The bindings and proxy entries as `show` lists them, without the packet counts.
+    // The bindings, proxy entries and arrival watches as `show` lists them, without the packet
+    // counts and the watches' state (the model sees no packets).
     static std::string tables(const nlohmann::ordered_json &nat,
-                              const nlohmann::ordered_json &proxies) {
+                              const nlohmann::ordered_json &proxies,
+                              const nlohmann::ordered_json &arrivals) {
         std::string out;
         for (const auto &row : nat)
             out += fmt::format("{} {} {} {} {}\n", row["home"].get<std::string>(),
@@ -41,15 +43,21 @@ protected:
         for (const auto &row : proxies)
             out +=
                 fmt::format("proxy {} {}\n", row["port"].dump(), row["prefix"].get<std::string>());
+        for (const auto &row : arrivals)
+            out += fmt::format("arrival {} {} {}\n", row["vm"].get<std::string>(),
+                               row["mac"].get<std::string>(), row["port"].dump());
         return out;
     }
     std::string router_tables() {
-        return tables(ok("show nat limit 1000").data, ok("show proxy-arp").data);
+        return tables(ok("show nat limit 1000").data, ok("show proxy-arp").data,
+                      ok("show arrivals").data);
     }
     std::string model_tables() {
-        auto nat = model_->call("show nat limit 1000"), proxies = model_->call("show proxy-arp");
-        EXPECT_TRUE(nat["ok"].get<bool>() && proxies["ok"].get<bool>());
-        return tables(nat["data"], proxies["data"]);
+        auto nat = model_->call("show nat limit 1000"), proxies = model_->call("show proxy-arp"),
+             arrivals = model_->call("show arrivals");
+        EXPECT_TRUE(nat["ok"].get<bool>() && proxies["ok"].get<bool>() &&
+                    arrivals["ok"].get<bool>());
+        return tables(nat["data"], proxies["data"], arrivals["data"]);
     }
 
     // Both sides take one line and must agree on accepting it; counted in accepted_/refused_.
@@ -60,7 +68,7 @@ protected:
         ASSERT_EQ(r.ok, m["ok"].get<bool>())
             << "'" << line << "': router " << (r.ok ? "accepted" : "refused: " + r.error)
             << ", model " << m.dump();
-        if (r.ok && line.starts_with("nat")) {
+        if (r.ok && (line.starts_with("nat") || line.starts_with("arrival"))) {
             EXPECT_EQ(r.data.dump(), m.contains("data") ? m["data"].dump() : "null") << line;
         }
     }
@@ -101,7 +109,7 @@ std::string random_command(std::mt19937 &rng) {
         if (rng() % 4 == 0) return "";
         return fmt::format(" epoch {}", rng() % 7);
     };
-    switch (rng() % 10) {
+    switch (rng() % 12) {
         case 0:
         case 1:
         case 2: {
@@ -116,6 +124,11 @@ std::string random_command(std::mt19937 &rng) {
             return fmt::format(
                 "proxy-arp {} {} port {}", pick("add", "del"),
                 pick("192.168.11.0/24", "192.168.11.3", "192.168.12.0/24", "10.0.0.5"), rng() % 4);
+        case 7:
+        case 8:
+            if (rng() % 3 == 0) return fmt::format("arrival unwatch {}", addr());
+            return fmt::format("arrival watch {} mac {} port {}", addr(),
+                               pick("52:54:00:00:00:01", "52:54:00:00:00:02"), rng() % 4);
         default:
             return fmt::format("arp announce {} port {} count 1 interval 10",
                                pick("192.168.11.3", "192.168.11.0/24", "192.168.12.0/24",
@@ -163,9 +176,10 @@ TEST_F(RouterModel, CapacityAndPagingAsTheRouter) {
         auto m = model_->call(line);
         reply r = run(line);
         ASSERT_EQ(r.next, m.value("next", std::string()));
-        EXPECT_EQ(tables(r.data, nlohmann::ordered_json::array()),
-                  tables(m["data"], nlohmann::ordered_json::array()));
-        all += tables(m["data"], nlohmann::ordered_json::array());
+        EXPECT_EQ(
+            tables(r.data, nlohmann::ordered_json::array(), nlohmann::ordered_json::array()),
+            tables(m["data"], nlohmann::ordered_json::array(), nlohmann::ordered_json::array()));
+        all += tables(m["data"], nlohmann::ordered_json::array(), nlohmann::ordered_json::array());
         ++pages;
         if (r.next.empty()) break;
         line = r.next;

@@ -27,20 +27,56 @@ vm_state at(const char *location, const char *care_of, uint64_t epoch, bool tria
 desired_state with_move(const vm_state &from, const vm_state &to, move_phase phase) {
     desired_state d;
     d.topo = testbed();
-    d.vms[kC] = vm_record{to, from, phase, "test:1:1", false};
+    d.vms[kC] = vm_record{to, from, phase, "test:1:1", false, {}, {}};
     return d;
 }
 
 TEST(VmRecord, RoundTrip) {
-    vm_record r{at("foreign", "192.168.10.100", 3, true), at("home", "", 2),
-                move_phase::switch_over, "h:42:1000", true};
+    vm_record r{at("foreign", "192.168.10.100", 3, true),
+                at("home", "", 2),
+                move_phase::switch_over,
+                "h:42:1000",
+                true,
+                {},
+                {}};
     vm_record back;
     std::string err;
     ASSERT_TRUE(vm_record::parse(kC, r.to_json(), back, err)) << err;
     EXPECT_EQ(back, r);
-    const vm_record rest{at("home", "", 4), std::nullopt, move_phase::done, "", false};
+    const vm_record rest{at("home", "", 4), std::nullopt, move_phase::done, "", false, {}, {}};
     ASSERT_TRUE(vm_record::parse(kC, rest.to_json(), back, err)) << err;
     EXPECT_EQ(back, rest);
+}
+
+// A move that awaits the VM's arrival: the router of the subnet it goes to watches for its MAC
+// at prepare only, so prepare needs that router's acknowledgement (a return: the home
+// router's, which the prepare of a return does not change otherwise), and the switch removes
+// the watch. The record keeps the MAC and where the VM arrived.
+TEST(VmRecord, AwaitingArrival) {
+    const mac_addr mac = *mac_addr::parse("52:54:00:00:11:03");
+    for (const bool back_home : {false, true}) {
+        const auto home = at("home", "", 2), away = at("foreign", "192.168.10.100", 1);
+        auto d = with_move(back_home ? away : home, back_home ? home : away, move_phase::prepare);
+        vm_record &r = d.vms.at(kC);
+        r.await_arrival = mac;
+        const std::string watcher = back_home ? "R3" : "R2";
+        const auto held = desired_for(d, watcher).arrivals;
+        ASSERT_EQ(held.size(), 1u) << watcher;
+        EXPECT_EQ(held.at(kC), (held_arrival{mac, 1}));
+        for (const char *other : {"R1", "R2", "R3", "R4"})
+            if (other != watcher) {
+                EXPECT_TRUE(desired_for(d, other).arrivals.empty()) << other;
+            }
+        EXPECT_TRUE(routers_changed(d, kC, move_phase::prepare).count(watcher)) << watcher;
+        EXPECT_TRUE(routers_changed(d, kC, move_phase::switch_over).count(watcher)) << watcher;
+        r.phase = move_phase::switch_over;
+        r.arrived = watcher + " by rarp";
+        EXPECT_TRUE(desired_for(d, watcher).arrivals.empty()) << "the switch ends the watch";
+        vm_record parsed;
+        std::string err;
+        ASSERT_TRUE(vm_record::parse(kC, r.to_json(), parsed, err)) << err;
+        EXPECT_EQ(parsed, r);
+    }
 }
 
 TEST(VmRecord, Refusals) {

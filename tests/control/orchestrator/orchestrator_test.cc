@@ -141,6 +141,7 @@ struct fake_router {
                 rows.push_back(ojson{{"port", port}, {"prefix", p.to_string()}});
             return ok(rows);
         }
+        if (line == "show arrivals") return ok(ojson::array());  // the local orchestrator sets none
         if (line.rfind("arp announce ", 0) == 0) {
             announcements.push_back(line);
             return ok(ojson{{"addresses", 1}, {"frames", 3}});
@@ -149,7 +150,7 @@ struct fake_router {
         if (!apply(line, e)) return fail(e);
         return ok();
     }
-    router_holdings holdings() const { return {bindings, proxies}; }
+    router_holdings holdings() const { return {bindings, proxies, {}}; }
 };
 
 struct call {
@@ -231,7 +232,8 @@ TEST_F(Orchestrator, MoveToForeign) {
     // Every router is asked first; no change before all have answered.
     ASSERT_GE(calls_.size(), 4u);
     for (size_t i = 0; i < 4; ++i)
-        EXPECT_EQ(calls_[i].lines, (strings{"show nat limit 100000", "show proxy-arp"}));
+        EXPECT_EQ(calls_[i].lines,
+                  (strings{"show nat limit 100000", "show proxy-arp", "show arrivals"}));
     // Then one batch each: the new foreign router, the home router, the others.
     const auto b = batches();
     ASSERT_EQ(b.size(), 4u);
@@ -271,7 +273,8 @@ TEST_F(Orchestrator, DryRunOnlyAsks) {
     auto res = move("C", "foreign", false, true);
     ASSERT_TRUE(res.ok) << res.error;
     for (const auto &c : calls_)
-        EXPECT_EQ(c.lines, (strings{"show nat limit 100000", "show proxy-arp"})) << c.router;
+        EXPECT_EQ(c.lines, (strings{"show nat limit 100000", "show proxy-arp", "show arrivals"}))
+            << c.router;
     EXPECT_FALSE(fs::exists(path_)) << "no state written";
     for (const auto &[name, r] : net_) EXPECT_TRUE(r.bindings.empty() && r.proxies.empty()) << name;
     // It says what it would send.
