@@ -12,6 +12,11 @@ The segments are Linux bridges in one namespace ("lan"). The VMs C and V are nam
 their own MAC, address /24 and default gateway 192.168.11.1; a live migration is emulated by
 moving the VM's link from one segment's bridge to another's (its address, MAC and routes
 untouched), then running `sswctl migrate` (or, on Linux, rewriting the routers' rules).
+
+Real VMs too: add_guest() boots a QEMU guest (sswlab.guest) whose tap is a port of a
+segment's bridge, and live_migrate() moves it to another segment's bridge by a real QEMU live
+migration. How the routers learn of the move is the caller's business (sswctl, etcd, or the
+VM's own announcements).
 """
 
 import json
@@ -23,6 +28,7 @@ import time
 from . import router as sswrouter
 from .hosts import arping
 from .etcd import Agent, EtcdCluster
+from .guest import Guest
 from .netns import Topology, run, wait_until
 from .router import Router
 
@@ -64,10 +70,12 @@ class TestbedBase:
     part of every namespace's name (runs with different tags never collide)."""
 
     def __init__(self, tag):
+        self.guests = {}  # name -> sswlab.guest.Guest (add_guest): where it runs now
+        self.migrations = 0  # live migrations started: numbers the destinations' names
         self.topo = Topology(tag)
         self.dir = self.topo.tmpdir("ssw-testbed-")
         self.hosts = {}
-        self.segment_of = {}  # VM -> segment it is attached to now
+        self.segment_of = {}  # VM (namespace or guest) -> segment it is attached to now
         try:
             self._start_routers(self._build())
         except Exception:
@@ -134,6 +142,67 @@ class TestbedBase:
         """Stops the routers' processes; False when one did not exit cleanly."""
         return True
 
+    # -- real VMs --
+    def add_guest(self, name, segment="home", address="192.168.11.5/24",
+                  gateway="192.168.11.1", mac="52:54:00:00:11:05", memory_mib=128,
+                  image=None, timeout=60):
+        """Boots a QEMU guest (sswlab.guest.Guest) with address (A.B.C.D/len), gateway and
+        MAC, its tap a port of segment's bridge in namespace lan; returns it once its services
+        are up (ping, HTTP on guest.HTTP_PORT, TCP echo on guest.ECHO_PORT). It is
+        self.guests[name] and self.segment_of[name], and its address is one of the
+        orchestrator's VMs, under name (_register_guest). close() ends it."""
+        if name in self.guests or name in self.hosts:
+            raise ValueError(f"{name} is already a host or guest of this testbed")
+        guest = Guest(self.lan, SEGMENTS[segment][0], address, gateway, mac,
+                      name=name.lower(), image=image, memory_mib=memory_mib)
+        try:
+            guest.wait_ready(timeout)
+            self._register_guest(name, address, mac)
+        except BaseException:
+            guest.close()
+            raise
+        self.guests[name] = guest
+        self.segment_of[name] = segment
+        return guest
+
+    def _register_guest(self, name, address, mac):
+        """Makes the guest's address known to the control plane (a subclass's business)."""
+
+    def live_migrate(self, name, segment, timeout=120):
+        """Live-migrates guest name to segment: a destination QEMU whose tap is on the
+        segment's bridge (in lan), QMP migrate, and once it completed the source quits; the
+        destination is then self.guests[name]. The routers are not told: the caller decides
+        how they learn of the move (sswctl, etcd, the VM's announcements).
+
+        Returns the result of Guest.migrate (status: completed, failed or cancelled;
+        total_time and downtime: ms, as QEMU measures them; error; info) and: from, to
+        (segments); started and completed (time.monotonic() when the migrate command was
+        sent, and when query-migrate first said it was over: polled every 50 ms, so up to
+        50 ms late); switchover_at (completed - downtime/1000: about when the guest stopped
+        on the source); source_exit (the source QEMU's exit status). A migration that did not
+        complete leaves the source running, the destination ended."""
+        src = self.guests[name]
+        self.migrations += 1
+        dst = src.destination(SEGMENTS[segment][0], name=f"{name.lower()}-{self.migrations}")
+        try:
+            started = time.monotonic()
+            res = src.migrate(dst, timeout=timeout)
+            completed = time.monotonic()
+        except BaseException:
+            dst.close()
+            raise
+        res.update({"from": self.segment_of[name], "to": segment, "started": started,
+                    "completed": completed, "switchover_at": None, "source_exit": None})
+        if res["status"] != "completed":
+            dst.close()
+            return res
+        if isinstance(res.get("downtime"), (int, float)):
+            res["switchover_at"] = completed - res["downtime"] / 1000.0
+        self.guests[name] = dst
+        self.segment_of[name] = segment
+        res["source_exit"] = src.quit()
+        return res
+
     # -- captures --
     def capture(self, ns, ifname, name, timeout=10.0):
         """Starts tcpdump on ns/ifname (IPv4 only) and returns once it captures (a handle for
@@ -162,6 +231,11 @@ class TestbedBase:
         return proc, path
 
     def close(self):
+        for g in list(self.guests.values()):
+            try:
+                g.close()
+            except Exception:
+                pass  # topo.close() ends its process anyway
         self.topo.close()
 
 
@@ -281,6 +355,19 @@ class Testbed(TestbedBase):
             return json.loads(res.stdout)
         except json.JSONDecodeError:
             raise RuntimeError(f"sswctl {' '.join(args)}: {res.stdout} {res.stderr}")
+
+    def _register_guest(self, name, address, mac):
+        """Adds the guest to the "vms" of this run's topology with its MAC (conf/README.md:
+        what `sswctl migrate --on-arrival` needs), and with control "etcd" puts the topology
+        in etcd again."""
+        with open(self.topology_path) as f:
+            topo = json.load(f)
+        topo.setdefault("vms", {})[name] = {"address": address.split("/")[0], "mac": mac}
+        with open(self.topology_path, "w") as f:
+            json.dump(topo, f, indent=2)
+        if self.control == "etcd":
+            self.sswctl("topology", "put", self.topology_path, check=True)
+            self.wait_agents_in_sync()
 
     def _relocate(self, vm, seg, mode):
         out = self.orchestrate("return", vm) if seg == "home" else self.orchestrate(
