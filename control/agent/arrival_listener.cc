@@ -12,7 +12,7 @@ namespace ssw::agent {
 namespace {
 constexpr int kReadTimeoutMs = 200;  // how often the thread looks at its stop flag
 constexpr int kRetryMs = 500;        // between attempts to reach the router
-constexpr int kAttempts = 5;         // compare-and-swap attempts per arrival
+constexpr int kGiveUpS = 30;         // an arrival that cannot reach the store for this long
 }  // namespace
 
 arrival_listener::arrival_listener(etcd::client &store, std::string socket, std::string router,
@@ -91,33 +91,37 @@ bool arrival_listener::read(ip4_addr vm, std::optional<etcd::key_value> &record,
 }
 
 void arrival_listener::on_arrival(ip4_addr vm, const mac_addr &mac, const std::string &via) {
+    // Until the record is switched or found not to await this arrival; through a store that
+    // is away for a while (an election) too, as the move waits for nobody else.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kGiveUpS);
     std::string error;
-    for (int attempt = 0; attempt < kAttempts && !stop_; ++attempt) {
+    while (!stop_ && std::chrono::steady_clock::now() < deadline) {
         std::optional<etcd::key_value> kv;
-        if (!read(vm, kv, error)) break;
-        cluster::vm_record rec;
-        if (!kv || !cluster::vm_record::parse(vm, kv->value, rec, error)) return;
-        const topo_subnet *to = cluster::arrival_subnet(topo_, rec);
-        if (rec.phase != cluster::move_phase::prepare || rec.rollback || !to ||
-            to->router != router_ || rec.await_arrival != mac)
-            return;  // no move of it awaits this arrival here (now)
-        rec.phase = cluster::move_phase::switch_over;
-        rec.arrived = fmt::format("{} by {}", router_, via);
         etcd::txn_result t;
-        if (!store_.txn({etcd::compare::mod_is(keys_.vm(vm), kv->mod_revision)},
-                        {etcd::request_op::put(keys_.vm(vm), rec.to_json())}, {}, t, error))
-            break;
-        if (t.succeeded) {
-            ++stats_.arrival_switches;
-            say(router_, fmt::format("{} arrived ({}): move {} switched at revision {}",
-                                     vm.to_string(), via, rec.move_id, t.revision));
-            return;
+        if (read(vm, kv, error)) {
+            cluster::vm_record rec;
+            if (!kv || !cluster::vm_record::parse(vm, kv->value, rec, error)) return;
+            const topo_subnet *to = cluster::arrival_subnet(topo_, rec);
+            if (rec.phase != cluster::move_phase::prepare || rec.rollback || !to ||
+                to->router != router_ || rec.await_arrival != mac)
+                return;  // no move of it awaits this arrival here (now)
+            rec.phase = cluster::move_phase::switch_over;
+            rec.arrived = fmt::format("{} by {}", router_, via);
+            if (store_.txn({etcd::compare::mod_is(keys_.vm(vm), kv->mod_revision)},
+                           {etcd::request_op::put(keys_.vm(vm), rec.to_json())}, {}, t, error)) {
+                if (t.succeeded) {
+                    ++stats_.arrival_switches;
+                    say(router_, fmt::format("{} arrived ({}): move {} switched at revision {}",
+                                             vm.to_string(), via, rec.move_id, t.revision));
+                    return;
+                }
+                continue;  // written meanwhile: read it again
+            }
         }
-        // Written meanwhile: read it again.
+        std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs / 5));
     }
-    if (!error.empty())
-        say(router_,
-            fmt::format("arrival of {}: the move was not switched: {}", vm.to_string(), error));
+    say(router_, fmt::format("arrival of {}: the move was not switched: {}", vm.to_string(),
+                             error.empty() ? "stopped" : error));
 }
 
 }  // namespace ssw::agent

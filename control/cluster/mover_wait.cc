@@ -1,5 +1,7 @@
 // The mover's waits for the agents (control/cluster/mover.h): for their acknowledgements of a
 // phase (status/ keys), and for the switch an agent writes when a VM arrives (--on-arrival).
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "control/cluster/mover.h"
@@ -88,31 +90,43 @@ bool mover::wait_acks(const std::set<std::string> &routers, int64_t revision, ip
 bool mover::wait_arrival(ip4_addr m, int64_t mod_rev, std::chrono::milliseconds timeout,
                          vm_record &out, int64_t &out_mod, std::string &error) {
     const std::string key = keys_.vm(m);
-    // The watch from now, then the record as it is (a watch from a past revision would wait
-    // for etcd's catch-up loop): nothing written between the two is missed.
-    auto w = store_.watch_prefix(key, 0, error);
-    if (!w) return false;
-    std::optional<etcd::key_value> kv;
-    int64_t rev = 0;
-    if (!store_.get(key, kv, rev, error)) return false;
     const auto deadline = clock::now() + timeout;
+    // The watch from now, then the record as it is (a watch from a past revision would wait
+    // for etcd's catch-up loop): nothing written between the two is missed. A watch that
+    // breaks (a member lost) is made again the same way, until the deadline.
+    std::unique_ptr<etcd::watch> w;
+    std::optional<etcd::key_value> kv;
     for (;;) {
-        if (!kv) {
-            error = fmt::format("the record of VM {} was deleted", m.to_string());
-            return false;
+        int64_t rev = 0;
+        if (!w) {
+            w = store_.watch_prefix(key, 0, error);
+            if (w && !store_.get(key, kv, rev, error)) w.reset();
         }
-        if (kv->mod_revision != mod_rev) {
-            out_mod = kv->mod_revision;
-            return vm_record::parse(m, kv->value, out, error);
+        if (w) {
+            if (!kv) {
+                error = fmt::format("the record of VM {} was deleted", m.to_string());
+                return false;
+            }
+            if (kv->mod_revision != mod_rev) {
+                out_mod = kv->mod_revision;
+                return vm_record::parse(m, kv->value, out, error);
+            }
         }
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
         if (left.count() <= 0) {
-            error.clear();
+            if (w) error.clear();  // else the last error says why nothing could be read
             return false;
         }
+        if (!w) {
+            std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(200)));
+            continue;
+        }
         std::vector<etcd::watch_event> events;
-        if (!w->next(events, rev, left, error)) return false;
+        if (!w->next(events, rev, left, error)) {
+            w.reset();
+            continue;
+        }
         for (const auto &e : events) {
             if (e.kv.key != key) continue;  // a longer address under the same prefix
             if (e.what == etcd::watch_event::type::del)

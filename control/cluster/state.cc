@@ -102,7 +102,11 @@ const vm_state &view_of(const topology &topo, const vm_record &r, move_phase pha
                         const std::string &router) {
     if (phase == move_phase::done || !r.prev) return r.now;
     const std::string *new_foreign = foreign_router(topo, r.now);
-    if (new_foreign && *new_foreign == router) return r.now;
+    // A move that awaits the VM's arrival stages nothing but the watch: the new foreign
+    // router's local binding is also M's host route there, and would deliver its segment's
+    // traffic for M (case 6) to a segment the VM is not on yet, for the whole pre-copy.
+    const bool staged_only = phase == move_phase::prepare && r.await_arrival;
+    if (new_foreign && *new_foreign == router && !staged_only) return r.now;
     if (phase == move_phase::prepare) return *r.prev;
     const std::string *old_foreign = foreign_router(topo, *r.prev);
     return old_foreign && *old_foreign == router ? *r.prev : r.now;

@@ -44,7 +44,7 @@ struct keys {
 // A move's progress, make-before-break (docs/DESIGN.md §6.2): `prepare` gives the new state to
 // the new foreign router only; `switch` to every router but the old foreign one; `done` to all.
 // A move that awaits the VM's arrival stays at `prepare` until the router of its new subnet
-// sees the VM there.
+// sees the VM there, and its prepare gives that router only the watch.
 enum class move_phase { prepare, switch_over, done };
 const char *to_string(move_phase p);
 std::optional<move_phase> parse_move_phase(const std::string &s);

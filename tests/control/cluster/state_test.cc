@@ -67,7 +67,10 @@ TEST(VmRecord, AwaitingArrival) {
             if (other != watcher) {
                 EXPECT_TRUE(desired_for(d, other).arrivals.empty()) << other;
             }
-        EXPECT_TRUE(routers_changed(d, kC, move_phase::prepare).count(watcher)) << watcher;
+        EXPECT_EQ(routers_changed(d, kC, move_phase::prepare), std::set<std::string>{watcher})
+            << "nothing but the watch is staged";
+        EXPECT_EQ(view_of(d.topo, r, move_phase::prepare, "R2"), r.prev)
+            << "no local binding before the VM is there";
         EXPECT_TRUE(routers_changed(d, kC, move_phase::switch_over).count(watcher)) << watcher;
         r.phase = move_phase::switch_over;
         r.arrived = watcher + " by rarp";
