@@ -11,8 +11,13 @@ data in tmpfs) and an ssw-agent per router, and prints each move's convergence (
 first write to the last acknowledgement it needs) beside the ping interruption E -> C.
 --control local moves them with sswctl's own orchestrator, through the routers' sockets.
 
+Then Table I again with a real VM: a QEMU guest (sswlab.guest; kernel and initramfs built from
+Debian packages on first use) live-migrated by QEMU, each move staged by the libvirt hook
+(conf/libvirt/qemu) and switched by the guest's own RARP (--control etcd; skipped where the
+machine has no /dev/net/tun or QEMU, or with --no-guest).
+
     scripts/demo_testbed.py [--web-seconds N] [--pings N] [--backend ssw|linux]
-                            [--control etcd|local]
+                            [--control etcd|local] [--no-guest]
 """
 
 import argparse
@@ -27,7 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sswlab import require_root, table1  # noqa: E402
 from sswlab.hosts import HttpServer, http_get, interruption_ms, ping  # noqa: E402
 from sswlab.kernel_testbed import KernelTestbed  # noqa: E402
+from sswlab.guest import HTTP_PATH, HTTP_PORT, QEMU_BIN  # noqa: E402
 from sswlab.testbed import HOSTS, Testbed, addr  # noqa: E402
+
+GUEST, GUEST_IP, GUEST_MAC = "Q", "192.168.11.5", "52:54:00:00:11:05"
 
 CASES = [
     ("1  C* to E", "C", "E"), ("2  E to C*", "E", "C"), ("3  C* to D", "C", "D"),
@@ -93,6 +101,47 @@ def moves_through_etcd(tb):
     return ok
 
 
+def print_table1(ours, column):
+    """Table I rows beside the paper's; False when a row has no measurement."""
+    ok = True
+    print(f"{'':44} {'paper':>9} {column:>9}")
+    for key, label in table1.LABELS.items():
+        row = ours[key]
+        if key.startswith("web"):
+            label += f" ({len(row.ms)} GETs)"
+        v = row.mean
+        print(f"{label:44} {table1.PAPER[key]:>7.3f}ms {v if v is not None else float('nan'):>7.3f}ms")
+        ok &= v is not None
+    return ok
+
+
+def table1_real_guest(tb, args):
+    """Table I with a real QEMU guest Q (192.168.11.5) on the home segment, live-migrated by
+    QEMU: each move staged by the libvirt hook and switched by Q's RARP. True when every row
+    was measured."""
+    print(f"\nTable I with a real VM: QEMU guest {GUEST} ({GUEST_IP}), live-migrated; each move "
+          "staged by the libvirt hook, switched by the guest's own RARP", flush=True)
+    rss_mib = tb.add_guest(GUEST, "home", f"{GUEST_IP}/24", "192.168.11.1",
+                           GUEST_MAC).rss_kib() // 1024
+
+    def move(seg, mode):
+        if tb.segment_of[GUEST] == seg:  # a change of mode only: the VM stays where it is
+            return tb.orchestrate("migrate", GUEST, "--to", seg, "--mode", mode)
+        return tb.migrate_on_arrival(GUEST, seg, mode)
+
+    ours, moves = table1.measure(tb, args.pings, args.web_seconds, warmup_pings=3, vm=GUEST,
+                                 web=(HTTP_PORT, HTTP_PATH), move=move)
+    ok = print_table1(ours, "ssw+QEMU")
+    print(f"\nMoves of {GUEST} (QEMU's own figures; where its arrival was seen): " + ", ".join(
+        f"{what}: " + (f"total {r['total_time']} ms, downtime {r['downtime']} ms, arrived "
+                       f"{r['where'].get('arrived', '?')}" if "where" in r else
+                       f"no migration, sswctl {r.get('elapsed_ms', float('nan')):.1f} ms")
+        for what, r in moves))
+    print(f"(the guest: {rss_mib} MiB RSS, emulated by QEMU's TCG without KVM; its times "
+          "include QEMU's emulated CPU and NIC)")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pings", type=int, default=50, help="pings per RTT measurement (default 50)")
@@ -103,6 +152,8 @@ def main():
     ap.add_argument("--control", choices=("etcd", "local"), default="etcd",
                     help="ssw: moves through etcd and an agent per router (default), or "
                          "sswctl's own orchestrator")
+    ap.add_argument("--no-guest", action="store_true",
+                    help="skip Table I with a real QEMU guest")
     args = ap.parse_args()
     require_root()
     print(f"Building the testbed ({args.backend}): R1 (edge), R2 (foreign 192.168.10.0/24), R3 "
@@ -135,14 +186,7 @@ def main():
         print("\nTable I: mean ping RTT E -> C, and mean response time of 1 MB HTTP GETs at 10/s",
               flush=True)
         ours, moves = table1.measure(tb, args.pings, args.web_seconds)
-        print(f"{'':44} {'paper':>9} {args.backend:>9}")
-        for key, label in table1.LABELS.items():
-            row = ours[key]
-            if key.startswith("web"):
-                label += f" ({len(row.ms)} GETs)"
-            v = row.mean
-            print(f"{label:44} {table1.PAPER[key]:>7.3f}ms {v if v is not None else float('nan'):>7.3f}ms")
-            ok &= v is not None
+        ok &= print_table1(ours, args.backend)
         how = ("sswctl, from the command to the last router's acknowledgement"
                if args.backend == "ssw" else "rules on every router, and the first ARP bursts")
         if args.backend == "ssw" and args.control == "etcd":
@@ -156,6 +200,12 @@ def main():
               + "; the paper's for four physical servers with Xen.")
         if args.backend == "ssw" and args.control == "etcd":
             ok &= moves_through_etcd(tb)
+            if args.no_guest:
+                print("\nTable I with a real VM: skipped (--no-guest)")
+            elif not os.path.exists("/dev/net/tun") or not os.path.exists(QEMU_BIN):
+                print("\nTable I with a real VM: skipped (no /dev/net/tun or no QEMU here)")
+            else:
+                ok &= table1_real_guest(tb, args)
         for s in servers.values():
             s.stop()
         ok &= tb.stop_routers()

@@ -2,7 +2,8 @@
 kernel_testbed.KernelTestbed): the ping RTT from E to VM C before the move, after it in
 triangle mode (scenario ii) and in optimized mode (scenario iii), and the response time of
 1 MB HTTP GETs at 10/s before and after the optimized move. scripts/demo_testbed.py prints it
-beside the paper's figures; bench case table1 compares the two back-ends."""
+beside the paper's figures, for C (a namespace) and for a real QEMU guest; bench case table1
+compares the two back-ends."""
 
 import statistics
 from dataclasses import dataclass
@@ -65,40 +66,45 @@ def web_server(tb):
     return HttpServer(tb.hosts["C"], addr("C"), size=1 << 20, port=WEB_PORT, name=WEB_FILE)
 
 
-def ping_row(tb, n):
-    p = ping(tb.hosts["E"], addr("C"), count=n, interval=PING_INTERVAL, wait=2,
+def ping_row(tb, n, vm_addr):
+    p = ping(tb.hosts["E"], vm_addr, count=n, interval=PING_INTERVAL, wait=2,
              timeout=n * PING_INTERVAL + 30)
     return Row(p.rtts_ms, p.sent or n)
 
 
-def web_row(tb, seconds):
-    res = tb.hosts["E"].run(["/usr/bin/python3", "-c", WEB_CLIENT, addr("C"), str(WEB_PORT),
-                             f"/{WEB_FILE}", str(WEB_RATE), str(seconds)],
+def web_row(tb, seconds, vm_addr, port, path):
+    res = tb.hosts["E"].run(["/usr/bin/python3", "-c", WEB_CLIENT, vm_addr, str(port), path,
+                             str(WEB_RATE), str(seconds)],
                             check=False, timeout=seconds + 60)
     got = res.stdout.split()
     return Row([float(t) for t in got if t != "x"], len(got))
 
 
-def measure(tb, pings, web_seconds, warmup_pings=0):
-    """Table I with C at home (and its web_server running): returns ({key of LABELS: Row},
-    [(which move, the move's result)]). C is home again at the end. warmup_pings: pings
-    before each RTT measurement, not counted (the first one after a move waits for ARP)."""
+def measure(tb, pings, web_seconds, warmup_pings=0, vm="C", web=(WEB_PORT, f"/{WEB_FILE}"),
+            move=None):
+    """Table I with VM vm at home and its 1 MB at web (port, path): returns ({key of LABELS:
+    Row}, [(which move, the move's result)]). vm is home again at the end. warmup_pings: pings
+    before each RTT measurement, not counted (the first one after a move waits for ARP).
+    move(seg, mode): how vm moves (default tb.move; a real guest is live-migrated, and a mere
+    change of mode in the same subnet is a move of the record only)."""
     rows, moves = {}, []
+    vm_addr = addr(vm) if vm in tb.hosts else tb.guests[vm].ip.split("/")[0]
+    move_vm = move or (lambda seg, mode: tb.move(vm, seg, mode))
 
     def rtt(key):
         if warmup_pings:
-            ping_row(tb, warmup_pings)
-        rows[key] = ping_row(tb, pings)
+            ping_row(tb, warmup_pings, vm_addr)
+        rows[key] = ping_row(tb, pings, vm_addr)
 
-    def move(what, seg, mode="optimized"):
-        moves.append((what, tb.move("C", seg, mode)))
+    def moved(what, seg, mode="optimized"):
+        moves.append((what, move_vm(seg, mode)))
 
     rtt("ping_home")
-    rows["web_home"] = web_row(tb, web_seconds)
-    move("home -> foreign, triangle", "foreign", "triangle")
+    rows["web_home"] = web_row(tb, web_seconds, vm_addr, *web)
+    moved("home -> foreign, triangle", "foreign", "triangle")
     rtt("ping_triangle")
-    move("triangle -> optimized", "foreign")
+    moved("triangle -> optimized", "foreign")
     rtt("ping_optimized")
-    rows["web_optimized"] = web_row(tb, web_seconds)
-    move("return home", "home")
+    rows["web_optimized"] = web_row(tb, web_seconds, vm_addr, *web)
+    moved("return home", "home")
     return rows, moves

@@ -33,6 +33,7 @@ from .netns import Topology, run, wait_until
 from .router import Router
 
 CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/testbed")
+HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/libvirt/qemu")
 
 SEGMENTS = {  # name -> (bridge, router, router port index)
     "external": ("br203", "R1", 0),
@@ -368,6 +369,38 @@ class Testbed(TestbedBase):
         if self.control == "etcd":
             self.sswctl("topology", "put", self.topology_path, check=True)
             self.wait_agents_in_sync()
+
+    def migrate_on_arrival(self, name, seg, mode="optimized", timeout=40):
+        """Guest name's move to segment seg as a datacenter does it (control "etcd"): the
+        libvirt hook stages it (conf/libvirt/qemu, run as libvirt runs it on the destination
+        host before an incoming migration: DOMAIN migrate begin -, the domain XML on stdin),
+        QEMU live-migrates the guest, and the guest's own RARP at seg's router switches the
+        move. Returns live_migrate()'s result with "where": sswctl where's data once the move
+        is done (its "arrived" says at which router and how)."""
+        guest = self.guests[name]
+        conf = os.path.join(self.dir, f"hook-{seg}.json")
+        with open(conf, "w") as f:
+            json.dump({"etcd_config": self.etcd.config_file(os.path.join(self.dir, "etcd.json")),
+                       "subnet": seg, "mode": mode, "sswctl": sswrouter.SSWCTL_BIN,
+                       "arrival_timeout_ms": 30000,
+                       "log": os.path.join(self.dir, "libvirt-hook.log")}, f)
+        domain = (f"<domain type='qemu'><name>{name.lower()}</name><devices>"
+                  f"<interface type='bridge'><mac address='{guest.mac}'/>"
+                  f"<source bridge='{SEGMENTS[seg][0]}'/><model type='virtio'/></interface>"
+                  f"</devices></domain>")
+        hook = subprocess.run([HOOK, name.lower(), "migrate", "begin", "-"], input=domain,
+                              capture_output=True, text=True, timeout=30,
+                              env=dict(os.environ, SSW_HOOK_CONFIG=conf))
+        if hook.returncode != 0 or hook.stdout:
+            raise RuntimeError(f"the libvirt hook refused {name}'s migration to {seg} "
+                               f"({hook.returncode}): {hook.stderr} {hook.stdout}")
+        res = self.live_migrate(name, seg)
+        if res["status"] != "completed":
+            raise RuntimeError(f"QEMU's migration of {name} to {seg}: {res}")
+        wait_until(lambda: self.where(name)["data"]["phase"] == "done", timeout=timeout,
+                   interval=0.05, what=f"{name}'s move to {seg} done")
+        res["where"] = self.where(name)["data"]
+        return res
 
     def _relocate(self, vm, seg, mode):
         out = self.orchestrate("return", vm) if seg == "home" else self.orchestrate(

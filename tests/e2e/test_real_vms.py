@@ -20,7 +20,6 @@ network once) and cached (sswlab.guest.build_image).
 """
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,8 +34,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 from sswlab import require_root  # noqa: E402
 from sswlab.guest import HTTP_PATH, HTTP_PORT, QEMU_BIN, EchoStream, build_image, www_1m  # noqa: E402
 from sswlab.hosts import http_get, interruption_ms, parse_ping  # noqa: E402
-from sswlab import router as sswrouter  # noqa: E402
-from sswlab.netns import wait_until  # noqa: E402
 from sswlab.testbed import Testbed  # noqa: E402
 
 Q = "Q"
@@ -184,12 +181,11 @@ class RealVmLocalTest(unittest.TestCase):
 class RealVmOnArrivalTest(RealVmLocalTest):
     """The etcd control plane (three members, an ssw-agent per router). Each move is staged
     by conf/libvirt/qemu, run as libvirt runs it on the destination host before an incoming
-    migration (DOMAIN migrate begin -, the domain XML on stdin), and switched by the VM's own
-    arrival: the destination QEMU's RARP (or the guest's gratuitous ARP) at the router of the
-    new subnet, which its agent turns into the move's switch. Nobody switches anything by hand:
-    after the hook, the test only runs QMP migrate."""
+    migration, and switched by the VM's own arrival: the destination QEMU's RARP (or the
+    guest's gratuitous ARP) at the router of the new subnet, which its agent turns into the
+    move's switch (Testbed.migrate_on_arrival). Nobody switches anything by hand: after the
+    hook, the test only runs QMP migrate."""
 
-    HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../conf/libvirt/qemu")
     ROUTER_OF = {"home": "R3", "foreign": "R2", "foreign2": "R4"}
 
     @classmethod
@@ -200,7 +196,6 @@ class RealVmOnArrivalTest(RealVmLocalTest):
     def setUpClass(cls):
         cls.interruptions = []
         super().setUpClass()
-        cls.etcd_conf = cls.tb.etcd.config_file(os.path.join(cls.tb.dir, "etcd.json"))
 
     @classmethod
     def tearDownClass(cls):
@@ -217,41 +212,16 @@ class RealVmOnArrivalTest(RealVmLocalTest):
         elif self.tb.where(Q)["data"]["location"] != "home":
             self.assertTrue(self.tb.orchestrate("return", Q)["ok"])
 
-    def run_hook(self, seg, mode):
-        """conf/libvirt/qemu as libvirt runs it on the host of segment seg before Q migrates
-        there; returns once the move is staged."""
-        conf = os.path.join(self.tb.dir, f"hook-{seg}.json")
-        with open(conf, "w") as f:
-            json.dump({"etcd_config": self.etcd_conf, "subnet": seg, "mode": mode,
-                       "sswctl": sswrouter.SSWCTL_BIN, "arrival_timeout_ms": 30000,
-                       "log": os.path.join(self.tb.dir, "libvirt-hook.log")}, f)
-        domain = (f"<domain type='qemu'><name>{Q.lower()}</name><devices>"
-                  f"<interface type='bridge'><mac address='{Q_MAC}'/>"
-                  f"<source bridge='{seg}'/><model type='virtio'/></interface>"
-                  f"</devices></domain>")
-        res = subprocess.run([self.HOOK, Q.lower(), "migrate", "begin", "-"], input=domain,
-                             capture_output=True, text=True, timeout=30,
-                             env=dict(os.environ, SSW_HOOK_CONFIG=conf))
-        self.assertEqual(res.returncode, 0, f"the hook refused: {res.stderr}")
-        self.assertEqual(res.stdout, "", "a hook's stdout would replace the domain XML")
-        w = self.tb.where(Q)["data"]
-        self.assertEqual((w["phase"], w["await_arrival"], w["location"]),
-                         ("prepare", Q_MAC, seg), w)
-
     def move(self, seg, how, mode):
         ping_proc = self.start_ping()
         try:
             time.sleep(0.5)
             frm = self.tb.segment_of[Q]
-            self.run_hook(seg, mode)
-            res = self.tb.live_migrate(Q, seg)
-            self.assertEqual(res["status"], "completed", res)
-            wait_until(lambda: self.tb.where(Q)["data"]["phase"] == "done", timeout=40,
-                       interval=0.05, what=f"Q's move to {seg} done")
+            res = self.tb.migrate_on_arrival(Q, seg, mode)
             time.sleep(1.5)
         finally:
             ping_out = self.stop_ping(ping_proc)
-        where = self.tb.where(Q)["data"]
+        where = res["where"]
         self.assertEqual(where["location"], seg, where)
         self.assertRegex(where.get("arrived", ""), f"^{self.ROUTER_OF[seg]} by (rarp|arp)$", where)
         gap = interruption_ms(ping_out, PING_INTERVAL_MS)
