@@ -246,6 +246,13 @@ vm_record rollback_of(const vm_record &rec) {
 void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result &res) {
     const auto started = clock::now();
     std::string error;
+    // The record an agent wrote (the switch on the VM's arrival) becomes the one driven on.
+    auto adopt = [&](const vm_record &written, int64_t at) {
+        rec = written;
+        mod_rev = at;
+        l.d.vms[m] = rec;
+        l.mod[m] = mod_rev;
+    };
     for (;;) {
         const auto needed = routers_changed(l.d, m, rec.phase);
         const bool acked = wait_acks(needed, mod_rev, m, rec.now.epoch, error);
@@ -294,10 +301,7 @@ void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result 
                     fmt::format("arrived: {} ({:.1f} ms)", next.arrived, ms_since(waiting)));
                 res.data["arrival_wait_ms"] = ms_since(waiting);
                 res.data["arrived"] = next.arrived;
-                rec = next;
-                mod_rev = next_mod;
-                l.d.vms[m] = rec;
-                l.mod[m] = mod_rev;
+                adopt(next, next_mod);
                 continue;
             }
             if (error.empty())
@@ -312,10 +316,7 @@ void mover::drive(loaded &l, ip4_addr m, vm_record rec, int64_t mod_rev, result 
                     next.move_id == rec.move_id && next.phase == move_phase::switch_over) {
                     res.ok = true;
                     res.error.clear();
-                    rec = next;
-                    mod_rev = next_mod;
-                    l.d.vms[m] = rec;
-                    l.mod[m] = mod_rev;
+                    adopt(next, next_mod);
                     continue;
                 }
                 res.error += " (not rolled back: " + error + "; run sswctl migrate --resume)";

@@ -117,25 +117,23 @@ namespace {
 router_holdings holdings_of(const topology &topo, const std::map<ip4_addr, vm_record> &records,
                             const std::string &router, const std::set<ip4_addr> *vms) {
     orchestrator_state st;
-    if (vms) {
-        for (ip4_addr m : *vms)
-            if (auto it = records.find(m); it != records.end())
-                st.vms[m] = view_of(topo, it->second, it->second.phase, router);
-    } else {
-        for (const auto &[m, r] : records) st.vms[m] = view_of(topo, r, r.phase, router);
-    }
-    auto all = desired(topo, st, &router);
-    router_holdings out = all.count(router) ? std::move(all[router]) : router_holdings{};
-    auto watch = [&](ip4_addr m, const vm_record &r) {
+    std::map<ip4_addr, held_arrival> watches;
+    // Each VM's state as this router holds it at its record's phase, and the watch for it
+    // when its move awaits its arrival here.
+    auto add = [&](ip4_addr m, const vm_record &r) {
+        st.vms[m] = view_of(topo, r, r.phase, router);
         const topo_subnet *s = r.phase == move_phase::prepare ? arrival_subnet(topo, r) : nullptr;
-        if (s && s->router == router) out.arrivals[m] = {*r.await_arrival, s->port};
+        if (s && s->router == router) watches[m] = {*r.await_arrival, s->port};
     };
     if (vms) {
         for (ip4_addr m : *vms)
-            if (auto it = records.find(m); it != records.end()) watch(m, it->second);
+            if (auto it = records.find(m); it != records.end()) add(m, it->second);
     } else {
-        for (const auto &[m, r] : records) watch(m, r);
+        for (const auto &[m, r] : records) add(m, r);
     }
+    auto all = desired(topo, st, &router);
+    router_holdings out = all.count(router) ? std::move(all[router]) : router_holdings{};
+    out.arrivals = std::move(watches);
     return out;
 }
 
