@@ -1,10 +1,13 @@
 #include "dataplane/port.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <rte_ethdev.h>
+
+#include "dataplane/rx_wait.h"
 
 namespace ssw {
 
@@ -106,6 +109,22 @@ bool set_port_mtu(uint16_t id, uint16_t mtu, std::string &error) {
     return false;
 }
 
+namespace {
+
+// Frames the kernel dropped at full af_packet rings, per port since the last reset: the
+// kernel restarts its count at each read, so the sum is kept here. Only the control thread
+// reads port status.
+std::array<uint64_t, RTE_MAX_ETHPORTS> ring_drops{};
+
+uint64_t collect_ring_drops(uint16_t id) {
+    rte_eth_dev_info info{};
+    if (id >= RTE_MAX_ETHPORTS || rte_eth_dev_info_get(id, &info) != 0) return 0;
+    for (uint16_t q = 0; q < info.nb_rx_queues; ++q) ring_drops[id] += rx_queue_ring_drops(id, q);
+    return ring_drops[id];
+}
+
+}  // namespace
+
 port_status read_port_status(uint16_t id) {
     rte_eth_link link{};
     rte_eth_link_get_nowait(id, &link);
@@ -115,11 +134,17 @@ port_status read_port_status(uint16_t id) {
             link.link_speed,
             st.ipackets,
             st.opackets,
-            st.imissed,
+            st.imissed + collect_ring_drops(id),
             st.ierrors,
             st.oerrors};
 }
 
-void reset_port_stats(uint16_t id) { rte_eth_stats_reset(id); }
+void reset_port_stats(uint16_t id) {
+    rte_eth_stats_reset(id);
+    if (id < RTE_MAX_ETHPORTS) {
+        collect_ring_drops(id);  // what the kernel counted until now
+        ring_drops[id] = 0;
+    }
+}
 
 }  // namespace ssw

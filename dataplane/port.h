@@ -53,7 +53,8 @@ std::string check_port_mtu(uint16_t id, uint16_t mtu);
 // a message when the device refused it.
 bool set_port_mtu(uint16_t id, uint16_t mtu, std::string &error);
 
-// What the device reports of itself: link state and its own counters.
+// What the device reports of itself: link state and its own counters. rx_missed includes the
+// frames the kernel dropped at a full af_packet ring (rx_queue_ring_drops).
 struct port_status {
     bool link_up = false;
     uint32_t speed_mbps = 0;

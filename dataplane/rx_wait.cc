@@ -69,6 +69,15 @@ int rx_queue_wait_fd(uint16_t port, uint16_t queue, std::string &why) {
     return fd;
 }
 
+uint64_t rx_queue_ring_drops(uint16_t port, uint16_t queue) {
+    std::string why;
+    const int fd = rx_queue_wait_fd(port, queue, why);
+    tpacket_stats st{};
+    socklen_t len = sizeof st;
+    if (fd < 0 || getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return 0;
+    return st.tp_drops;
+}
+
 ring_wakeup::~ring_wakeup() {
     if (fd_ >= 0) close(fd_);
 }

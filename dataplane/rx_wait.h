@@ -29,6 +29,11 @@ std::string_view to_string(rx_mode m);
 // epoll on it needs no arming and misses no packet.
 int rx_queue_wait_fd(uint16_t port, uint16_t queue, std::string &why);
 
+// Frames the kernel dropped because rx queue `queue` of port `port` had no free frame in its
+// af_packet ring, since the previous call (PACKET_STATISTICS restarts at each read); 0 for a
+// queue with no such socket. The PMD of DPDK 22.11 never reads it, so nothing else does.
+uint64_t rx_queue_ring_drops(uint16_t port, uint16_t queue);
+
 // An eventfd that wakes a thread sleeping on the consumer side of a ring. The producer calls
 // notify() after it enqueues; the consumer calls prepare(ring) before it blocks (false: the
 // ring has entries, do not block) and done() when it wakes. Both sides order their store

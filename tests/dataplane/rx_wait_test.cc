@@ -96,6 +96,7 @@ TEST_F(rx_wait_router, null_ports_have_no_descriptor_and_say_why) {
     std::string why;
     EXPECT_EQ(rx_queue_wait_fd(0, 0, why), -1);
     EXPECT_EQ(why, "net_null has no descriptor to wait on");
+    EXPECT_EQ(rx_queue_ring_drops(0, 0), 0u);  // no ring, nothing to read
     // The worker's queues fell back to the timed back-off, each with the reason.
     for (const auto &q : r_->worker_at(0).rx_queues()) {
         EXPECT_EQ(q.mode, rx_mode::adaptive);

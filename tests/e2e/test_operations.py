@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 
 from sswlab import require_root  # noqa: E402
 from sswlab.hosts import ping  # noqa: E402
-from sswlab.netns import Topology, run  # noqa: E402
+from sswlab.netns import Topology, run, wait_until  # noqa: E402
 from sswlab.router import Router, hugepages_available  # noqa: E402
 
 CONFIG = ["address add 192.0.2.1/24 port 0", "address add 198.51.100.1/24 port 1",
@@ -128,6 +128,47 @@ class OperationsTest(unittest.TestCase):
         r = self.router().start()
         self.assertEqual(ping(self.h1, "198.51.100.2", count=2, interval=0.05).loss, 0)
         self.assertEqual(r.stop(), 0)
+
+    def test_full_af_packet_ring_drops_are_counted(self):
+        """Frames the kernel drops because a port's af_packet ring is full (the router stopped
+        with SIGSTOP, so nothing drains it) are the port's rx_missed: every frame sent is
+        either received or missed, and `stats reset` restarts the count."""
+        r = self.router().start()
+        ping(self.h1, "198.51.100.2", count=2, interval=0.05)
+        before = r.ctl("show ports")[0]
+        mac = before["mac"]
+        sent = 3000  # far more than the PMD's ring holds (512 frames by default)
+        r.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.h1.run(["/usr/bin/python3", "-c", FLOOD, "eth0", mac, str(sent)], timeout=60)
+        finally:
+            r.proc.send_signal(signal.SIGCONT)
+
+        def counted():
+            now = r.ctl("show ports")[0]
+            got = now["rx_packets"] - before["rx_packets"]
+            missed = now["rx_missed"] - before["rx_missed"]
+            return (got, missed) if got + missed >= sent else None
+        got, missed = wait_until(counted, 10, what="every frame of the flood received or missed")
+        self.assertGreaterEqual(missed, sent - 1024, (got, missed))
+        self.assertGreater(got, 0)
+        self.assertLessEqual(got + missed, sent + 10, "other frames than the flood were counted")
+        r.ctl("stats reset")
+        self.assertEqual(r.ctl("show ports")[0]["rx_missed"], 0)
+        self.assertEqual(r.stop(), 0)
+
+
+# Frames of an ethertype nobody uses (IEEE 802 local experimental), as fast as a raw socket
+# sends them.
+FLOOD = r"""
+import socket, sys
+ifname, mac, n = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), int(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+frame = mac + s.getsockname()[4][:6] + b"\x88\xb5" + bytes(46)
+for _ in range(n):
+    s.send(frame)
+"""
 
 
 if __name__ == "__main__":
