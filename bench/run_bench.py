@@ -65,6 +65,9 @@ def parse_args(argv):
     ap.add_argument("--router-arg", action="append", default=[], dest="router_args", metavar="ARG",
                     help="case table1: one more argument for each ssw-router of the testbed, "
                          "e.g. --router-arg=--rx-mode=interrupt (repeatable)")
+    ap.add_argument("--table1-polled-path", action="store_true",
+                    help="case table1: a third back-end, ssw with R1 and R3 (C's home path) in "
+                         "poll mode on a vCPU each: the best ssw gets on this machine")
     ap.add_argument("--rounds", type=int,
                     help="case table1: rounds of ssw then Linux, each on a fresh testbed "
                          "(default 2, quick 1)")

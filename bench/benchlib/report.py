@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sswlab import table1
 
-from .cases.table1 import BACKENDS, variant
+from .cases.table1 import POLLED, backends, variant
 from .common import log, median
 
 
@@ -225,7 +225,8 @@ def render(bench, info, argv):
           "`--rx-mode` (docs/DESIGN.md §3.8). RTT: `ping -i 0.2` from one host to the other "
           "through the router (medians of the pings, then of the repetitions); the router is "
           "idle between pings, so in interrupt and adaptive mode each ping finds the worker "
-          "asleep in epoll. `direct veth`: the same hosts on one veth pair.\n")
+          "asleep in epoll. `direct veth`: the same hosts on one veth pair; `Linux router`: "
+          "through a namespace that forwards in the kernel, one hop as the router's.\n")
         w("| router | idle CPU % | by thread (%) | RTT median ms | RTT mean ms | RTT max ms | added RTT ms |")
         w("|---|---:|---|---:|---:|---:|---:|")
         for r in rows("idle"):
@@ -266,21 +267,32 @@ def table1_section(bench, w, f):
       f"ms: the median over "
       f"the rounds of each round's mean (or median); ssw / Linux: the median of the rounds' "
       f"ratios.\n")
-    w("| Table I row | statistic | paper ms | ssw ms | Linux ms | ssw / Linux | ssw rounds | Linux rounds |")
-    w("|---|---|---:|---:|---:|---:|---|---|")
+    polled = a.table1_polled_path
+    if polled:
+        w(f"`{POLLED}`: a third testbed, ssw with R1 and R3 (C's home path) in `--rx-mode poll` "
+          "on a vCPU each (R1 on 1, R3 on 0) and R2, R4 in interrupt mode: no worker on the "
+          "home path ever sleeps. Not a way to run four routers on two vCPUs; the floor of "
+          "ssw / Linux on this machine for the row \"non migrated\" (the other rows pass R2, "
+          "asleep, on R3's vCPU).\n")
+    extra = f" {POLLED} ms | {POLLED} / Linux |" if polled else ""
+    w("| Table I row | statistic | paper ms | ssw ms | Linux ms | ssw / Linux |" + extra
+      + " ssw rounds | Linux rounds |")
+    w("|---|---|---:|---:|---:|---:|" + ("---:|---:|" if polled else "") + "---|---|")
     for key, label in table1.LABELS.items():
-        ssw, linux = (bench.row("table1", variant(x, key)) for x in BACKENDS)
+        ssw, linux, pp = (bench.row("table1", variant(x, key)) for x in ("ssw", "linux", POLLED))
         stats = [("mean", "ms"), ("p50", "p50_ms")] if key.startswith("ping") else [("mean", "ms")]
         for stat, field in stats:
-            per = [[s[field] for s in r["samples"]] if r else [] for r in (ssw, linux)]
+            per = [[s[field] for s in r["samples"]] if r else [] for r in (ssw, linux, pp)]
             # Bench.ratio of a cost: base / variant, i.e. ssw's time over Linux's.
             ratio = bench.ratio("table1", variant("linux", key), variant("ssw", key), field)
+            cells = f" {f(median(per[2]), '{:.3f}')} | " + f(bench.ratio(
+                "table1", variant("linux", key), variant(POLLED, key), field)) + " |" if polled else ""
             w(f"| {label} | {stat} | {f(table1.PAPER[key] if stat == 'mean' else None, '{:.3f}')} | "
-              + " | ".join(f(median(v), '{:.3f}') for v in per)
-              + f" | {f(ratio)} | "
-              + " | ".join(", ".join(f(x, '{:.3f}') for x in v) for v in per) + " |")
+              + " | ".join(f(median(v), '{:.3f}') for v in per[:2])
+              + f" | {f(ratio)} |" + cells + " "
+              + " | ".join(", ".join(f(x, '{:.3f}') for x in v) for v in per[:2]) + " |")
     moves = []
-    for backend in BACKENDS:
+    for backend in backends(bench):
         r = bench.row("table1", variant(backend, "moves"))
         by_move = {}
         for s in r["samples"] if r else []:

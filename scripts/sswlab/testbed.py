@@ -243,6 +243,8 @@ class TestbedBase:
 class Testbed(TestbedBase):
     """The testbed with four ssw-router processes (router_bin: another ssw-router than
     sswlab.router's, router_args: further arguments for each), moves by `sswctl migrate`.
+    lcores: {router: EAL lcores} in place of LCORES for some; args_of: {router: [arguments]}
+    after router_args for some (e.g. a router of its own core in --rx-mode poll).
 
     control: "local", sswctl's own orchestrator talks to the routers' sockets; "etcd", the
     desired state is in an etcd cluster of etcd_members members started here (etcd_tls: https
@@ -258,8 +260,11 @@ class Testbed(TestbedBase):
     namespace and etcd listens on 127.0.0.1."""
 
     def __init__(self, router_args=(), tag="tb", router_bin=None, control="local",
-                 etcd_members=1, etcd_tls=False, agent_args=(), mgmt_net=False):
+                 etcd_members=1, etcd_tls=False, agent_args=(), mgmt_net=False, lcores=None,
+                 args_of=None):
         self.router_args = list(router_args)
+        self.lcores = dict(LCORES, **(lcores or {}))
+        self.args_of = dict(args_of or {})
         self.router_bin = router_bin
         self.routers = {}
         self.control = control
@@ -285,9 +290,10 @@ class Testbed(TestbedBase):
             json.dump(topo, f, indent=2)
         for name in ROUTER_PORTS:
             self.routers[name] = Router(
-                t, self.router_ns[name], name.lower(), ports[name], lcores=LCORES[name],
+                t, self.router_ns[name], name.lower(), ports[name], lcores=self.lcores[name],
                 config_path=os.path.join(CONF, f"{name.lower()}.conf"),
-                socket=topo["routers"][name]["socket"], extra_args=self.router_args,
+                socket=topo["routers"][name]["socket"],
+                extra_args=self.router_args + list(self.args_of.get(name, ())),
                 binary=self.router_bin)
         for r in self.routers.values():
             r.start()

@@ -12,19 +12,31 @@ from ..machine import thread_cpu_seconds
 
 
 def case_idle(b):
-    # The router's namespace and two hosts: h1 -p0/eth0- r -p1/eth0- h2, and h1 -d0/d0- h2.
-    r_ns, h1, h2 = b.lab.ns("r"), b.lab.ns("h1"), b.lab.ns("h2")
+    # The router's namespace and two hosts: h1 -p0/eth0- r -p1/eth0- h2, h1 -d0/d0- h2, and
+    # h1 -k0- kr -k1- h2 through a Linux router (kernel forwarding).
+    r_ns, h1, h2, kr = b.lab.ns("r"), b.lab.ns("h1"), b.lab.ns("h2"), b.lab.ns("kr")
     topo = b.lab.topology()
     topo.veth(r_ns, "p0", h1, "eth0")
     topo.veth(r_ns, "p1", h2, "eth0")
     topo.veth(h1, "d0", h2, "d0")
-    h1.run(["ip", "addr", "add", "192.0.2.10/24", "dev", "eth0"])
-    h1.run(["ip", "route", "add", "default", "via", "192.0.2.1"])
-    h2.run(["ip", "addr", "add", "10.0.0.2/24", "dev", "eth0"])
-    h2.run(["ip", "route", "add", "default", "via", "10.0.0.1"])
+    topo.veth(kr, "k0", h1, "k0")
+    topo.veth(kr, "k1", h2, "k1")
+
+    def host(ns, dev, addr, to, via):
+        ns.run(["ip", "addr", "add", addr, "dev", dev])
+        ns.run(["ip", "route", "add", to, "via", via])
+
+    host(h1, "eth0", "192.0.2.10/24", "default", "192.0.2.1")
+    host(h2, "eth0", "10.0.0.2/24", "default", "10.0.0.1")
     # The baseline: the same two hosts on one veth pair, no router.
     h1.run(["ip", "addr", "add", "203.0.113.1/30", "dev", "d0"])
     h2.run(["ip", "addr", "add", "203.0.113.2/30", "dev", "d0"])
+    # The reference: the same hop through the kernel's forwarding.
+    kr.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    kr.run(["ip", "addr", "add", "198.51.100.1/28", "dev", "k0"])
+    kr.run(["ip", "addr", "add", "198.51.100.17/28", "dev", "k1"])
+    host(h1, "k0", "198.51.100.2/28", "198.51.100.16/28", "198.51.100.1")
+    host(h2, "k1", "198.51.100.18/28", "198.51.100.0/28", "198.51.100.17")
     conf = "address add 192.0.2.1/24 port 0\naddress add 10.0.0.1/24 port 1\n"
     count = 5 if b.a.quick else 50
     idle_window = 2.0 if b.a.quick else 30.0
@@ -39,6 +51,9 @@ def case_idle(b):
 
     direct = ping("203.0.113.2")
     b.add_sample("idle", "direct veth (no router)", dict(direct, mpps=None))
+    kernel = ping("198.51.100.18")
+    kernel["added_rtt_ms"] = kernel["rtt_median_ms"] - direct["rtt_median_ms"]
+    b.add_sample("idle", "Linux router (kernel forwarding)", dict(kernel, mpps=None))
     modes = ["interrupt", "adaptive", "poll"]
     for rep in range(b.a.repeat):
         log(f"idle: repetition {rep + 1}/{b.a.repeat}")

@@ -10,8 +10,20 @@ from sswlab.testbed import Testbed
 from ..common import BenchError, log
 
 BACKENDS = ("ssw", "linux")
+# --table1-polled-path adds this one: ssw with the routers of C's home path (R1, R3) polling,
+# each on a vCPU of its own, and R2, R4 in interrupt mode. Four routers share two vCPUs, so
+# it is no way to run them; it measures how close ssw gets when no worker ever sleeps on the
+# path: the floor of the ratio on this machine, for the row "non migrated".
+POLLED = "ssw-polled-path"
+POLLED_LCORES = {"R1": "1", "R2": "0", "R3": "0", "R4": "1"}
+POLLED_ARGS = {"R1": ["--rx-mode", "poll"], "R3": ["--rx-mode", "poll"],
+               "R2": ["--rx-mode", "interrupt"], "R4": ["--rx-mode", "interrupt"]}
 # Tags of the testbeds' namespaces: apart from the tests' and the demo's ("tb", "kb").
-TAGS = {"ssw": "bs", "linux": "bk"}
+TAGS = {"ssw": "bs", "linux": "bk", POLLED: "bp"}
+
+
+def backends(b):
+    return BACKENDS + ((POLLED,) if b.a.table1_polled_path else ())
 
 
 def variant(backend, key):
@@ -21,6 +33,9 @@ def variant(backend, key):
 def open_testbed(b, backend):
     if backend == "ssw":
         return Testbed(router_args=b.a.router_args, tag=TAGS[backend], router_bin=str(b.router))
+    if backend == POLLED:
+        return Testbed(router_args=b.a.router_args, tag=TAGS[backend], router_bin=str(b.router),
+                       lcores=POLLED_LCORES, args_of=POLLED_ARGS)
     return KernelTestbed(tag=TAGS[backend])
 
 
@@ -60,5 +75,5 @@ def run_round(b, backend):
 def case_table1(b):
     for rnd in range(b.a.rounds):
         log(f"table1: round {rnd + 1}/{b.a.rounds}")
-        for backend in BACKENDS:
+        for backend in backends(b):
             run_round(b, backend)
